@@ -1,0 +1,97 @@
+"""Check properties against a subject: Hypothesis drives, verdicts come out.
+
+A verdict is plain data (no exceptions, no tensors), ready for scoring and
+for every report format.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+from hypothesis.errors import Flaky, FlakyFailure
+from hypothesis.reporting import with_reporter
+
+from grader.messages import Message, say
+from grader.outcomes import PropertyFailure, SkipProperty, StudentError, WorkerLost
+from grader.properties import Property
+
+VERDICTS = ("passed", "failed", "error", "timeout", "crashed", "missing", "skipped")
+
+PROFILES = {
+    # name: default examples per property; properties may ask for fewer
+    "ci": 15,
+    "default": 40,
+    "thorough": 200,
+}
+
+
+@dataclass
+class Verdict:
+    property: str
+    kind: str  # one of VERDICTS
+    message: Message
+    counterexample: str = ""
+    seconds: float = 0.0
+    student_error: dict = field(default_factory=dict)
+
+    @property
+    def counts_toward_score(self) -> bool:
+        return self.kind != "skipped"
+
+
+def hypothesis_settings(prop: Property, profile: str) -> settings:
+    examples = PROFILES[profile]
+    if prop.max_examples is not None:
+        examples = min(examples, prop.max_examples)
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        print_blob=False,
+        report_multiple_bugs=False,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+    )
+
+
+def check(prop: Property, subject, *, seed: int = 0, profile: str = "ci") -> Verdict:
+    """Run one property; every way it can end becomes a Verdict."""
+    missing = [name for name in prop.needs if not subject.has(name)]
+    if missing:
+        return Verdict(prop.id, "missing", say("missing", names=", ".join(missing)))
+
+    @hypothesis_settings(prop, profile)
+    @hypothesis_seed(seed)
+    @given(data=st.data())
+    def run(data):
+        prop.check(subject, data)
+
+    report: list[str] = []
+    started = time.perf_counter()
+    try:
+        with with_reporter(report.append):
+            run()
+    except PropertyFailure as failure:
+        return Verdict(prop.id, "failed", failure.message, _example(report), time.perf_counter() - started)
+    except StudentError as error:
+        return Verdict(prop.id, "error", error.message, _example(report), time.perf_counter() - started, error.error)
+    except WorkerLost as lost:
+        kind = "timeout" if lost.reason in ("timeout",) else "crashed"
+        return Verdict(prop.id, kind, lost.message, "", time.perf_counter() - started)
+    except SkipProperty as skip:
+        return Verdict(prop.id, "skipped", skip.message, "", time.perf_counter() - started)
+    except (Flaky, FlakyFailure) as flaky:
+        message = say("fact", detail=f"the submission answers the same question differently on repeated calls ({type(flaky).__name__})")
+        return Verdict(prop.id, "failed", message, _example(report), time.perf_counter() - started)
+    return Verdict(prop.id, "passed", say("passed"), "", time.perf_counter() - started)
+
+
+def _example(report: list[str]) -> str:
+    """Hypothesis's own account of the minimal failing example, without the noise."""
+    lines = [line for line in "\n".join(map(str, report)).splitlines() if line.strip()]
+    return "\n".join(line for line in lines if not line.startswith("Trying example"))[:4000]

@@ -1,0 +1,169 @@
+"""Sequential and Module models: structure, parameter names, and forward formulas."""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import strategies as st
+
+from grader.compare import assert_close
+from grader.outcomes import fail
+from grader.properties import register
+from grader.properties.common import (
+    FLATTEN, LINEAR, RELU, SEQUENTIAL, TANH,
+    check_modules, check_parameters, model_formula, model_shapes, module_net_formula, module_net_shapes,
+    neural_network_formula, neural_network_shapes, seq_model_shapes, seq_net_formula, seq_net_shapes,
+)
+from grader.strategies import random_tensor, seeds, sizes
+
+FORWARD_TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
+
+
+def forward_matches(subject, model, formula, x, doing):
+    """The model's output equals the formula evaluated with the model's own weights."""
+    got = subject.forward(model, x, doing).tensor(doing)
+    state = subject.state_dict(model, f"{doing.split('(')[0]}.state_dict()")
+    assert_close(got, formula(state, x.to(torch.float64), doing), doing, check_dtype=False, **FORWARD_TOLERANCE)
+    return got
+
+
+@register("seq_net_has_the_lesson_layers", "builders",
+          "seq_net is nn.Sequential(Linear(2, 4), Tanh(), Linear(4, 1)) with parameters 0.weight, 0.bias, 2.weight, 2.bias",
+          "seq_net 是 nn.Sequential(Linear(2, 4), Tanh(), Linear(4, 1))，参数名为 0.weight、0.bias、2.weight、2.bias",
+          needs=["seq_net"], points=2, examples=1)
+def seq_net_has_the_lesson_layers(subject, data):
+    info = subject.describe(subject.new("seq_net"))
+    check_modules(info, {"": SEQUENTIAL, "0": LINEAR, "1": TANH, "2": LINEAR}, "seq_net")
+    check_parameters(info, seq_net_shapes(), "seq_net")
+
+
+@register("seq_net_forward_is_the_formula", "builders",
+          "seq_net(x) = Linear2(tanh(Linear0(x))) with its own weights, for any batch size",
+          "对任意批量大小，seq_net(x) = Linear2(tanh(Linear0(x)))（使用它自己的权重）",
+          needs=["seq_net"])
+def seq_net_forward_is_the_formula(subject, data):
+    n, seed = data.draw(sizes(1, 16), label="n"), data.draw(seeds(), label="seed")
+    forward_matches(subject, subject.new("seq_net"), seq_net_formula, random_tensor((n, 2), seed, scale=3), f"seq_net(x) for x of shape ({n}, 2)")
+
+
+@register("seq_model_has_named_layers", "builders",
+          "seq_model is an nn.Sequential of hidden_linear = Linear(1, 8), hidden_activation = Tanh(), output_linear = Linear(8, 1), reachable by name",
+          "seq_model 是由 hidden_linear = Linear(1, 8)、hidden_activation = Tanh()、output_linear = Linear(8, 1) 组成、可按名字访问的 nn.Sequential",
+          needs=["seq_model"], points=2, examples=1)
+def seq_model_has_named_layers(subject, data):
+    info = subject.describe(subject.new("seq_model"))
+    check_modules(info, {"": SEQUENTIAL, "hidden_linear": LINEAR, "hidden_activation": TANH, "output_linear": LINEAR}, "seq_model")
+    check_parameters(info, seq_model_shapes(), "seq_model")
+    order = [m["name"] for m in info["modules"] if m["name"]]
+    if order[:3] != ["hidden_linear", "hidden_activation", "output_linear"]:
+        raise fail("structure", doing="seq_model", detail=f"its layers run in the order {order}, expected hidden_linear, hidden_activation, output_linear")
+
+
+@register("module_net_registers_its_layers", "builders",
+          "module_net(i, h, o) has layer1 = Linear(i, h), layer2 = Tanh(), layer3 = Linear(h, o), all registered, for any positive sizes",
+          "对任意正整数大小，module_net(i, h, o) 含有 layer1 = Linear(i, h)、layer2 = Tanh()、layer3 = Linear(h, o)，且全部注册为子模块",
+          needs=["module_net"], points=2)
+def module_net_registers_its_layers(subject, data):
+    i, h, o = data.draw(sizes(), label="i"), data.draw(sizes(), label="h"), data.draw(sizes(), label="o")
+    doing = f"module_net({i}, {h}, {o})"
+    info = subject.describe(subject.new("module_net", i, h, o))
+    check_modules(info, {"layer1": LINEAR, "layer2": TANH, "layer3": LINEAR}, doing)
+    check_parameters(info, module_net_shapes(i, h, o), doing)
+
+
+@register("module_net_forward_is_the_formula", "builders",
+          "module_net(i, h, o)(x) = layer3(tanh(layer1(x))) with its own weights, for any sizes and batch",
+          "对任意大小和批量，module_net(i, h, o)(x) = layer3(tanh(layer1(x)))（使用它自己的权重）",
+          needs=["module_net"], points=2)
+def module_net_forward_is_the_formula(subject, data):
+    i, h, o = data.draw(sizes(), label="i"), data.draw(sizes(), label="h"), data.draw(sizes(), label="o")
+    n, seed = data.draw(sizes(1, 16), label="n"), data.draw(seeds(), label="seed")
+    model = subject.new("module_net", i, h, o)
+    forward_matches(subject, model, module_net_formula, random_tensor((n, i), seed, scale=3), f"module_net({i}, {h}, {o})(x) for x of shape ({n}, {i})")
+
+
+@register("seq_net_weights_fit_module_net", "builders",
+          "seq_net's weights loaded into module_net(2, 4, 1) (0 -> layer1, 2 -> layer3) give identical outputs",
+          "把 seq_net 的权重（0 -> layer1，2 -> layer3）加载进 module_net(2, 4, 1) 后，两者输出完全相同",
+          needs=["seq_net", "module_net"], examples=5)
+def seq_net_weights_fit_module_net(subject, data):
+    n, seed = data.draw(sizes(1, 16), label="n"), data.draw(seeds(), label="seed")
+    seq = subject.new("seq_net")
+    state = subject.state_dict(seq, "seq_net.state_dict()")
+    renamed = {name.replace("0.", "layer1.", 1) if name.startswith("0.") else name.replace("2.", "layer3.", 1): t for name, t in state.items()}
+    net = subject.new("module_net", 2, 4, 1)
+    subject.load_state_dict(net, renamed, "module_net(2, 4, 1).load_state_dict(seq_net's weights renamed)")
+    x = random_tensor((n, 2), seed, scale=3)
+    a = subject.forward(seq, x, "seq_net(x)").tensor("seq_net(x)")
+    b = subject.forward(net, x, "module_net(2, 4, 1)(x)").tensor("module_net(2, 4, 1)(x)")
+    assert_close(b, a, f"module_net(2, 4, 1)(x) against seq_net(x), x of shape ({n}, 2)", check_dtype=False, rtol=1e-6, atol=1e-6)
+
+
+def model_sizes():
+    return st.tuples(sizes(1, 20), sizes(1, 5))
+
+
+@register("Model_has_the_lesson_layers", "builders",
+          "Model(in, out) has linear1 = Linear(in, 13), linear2 = Linear(13, 8), output = Linear(8, out), all registered",
+          "Model(in, out) 含有 linear1 = Linear(in, 13)、linear2 = Linear(13, 8)、output = Linear(8, out)，且全部注册",
+          needs=["Model"], points=2)
+def model_has_the_lesson_layers(subject, data):
+    i, o = data.draw(model_sizes(), label="(in, out)")
+    doing = f"Model({i}, {o})"
+    info = subject.describe(subject.new("Model", i, o))
+    check_modules(info, {"linear1": LINEAR, "linear2": LINEAR, "output": LINEAR}, doing)
+    check_parameters(info, model_shapes(i, o), doing)
+
+
+@register("Model_forward_is_the_formula", "builders",
+          "Model(in, out)(x) = softmax(output(sigmoid(linear2(relu(linear1(x))))), dim=1), batch size 1 included",
+          "Model(in, out)(x) = softmax(output(sigmoid(linear2(relu(linear1(x))))), dim=1)，批量大小为 1 时也成立",
+          needs=["Model"], points=2)
+def model_forward_is_the_formula(subject, data):
+    i, o = data.draw(model_sizes(), label="(in, out)")
+    n, seed = data.draw(sizes(1, 12), label="n"), data.draw(seeds(), label="seed")
+    model = subject.new("Model", i, o)
+    forward_matches(subject, model, model_formula, random_tensor((n, i), seed, scale=3), f"Model({i}, {o})(x) for x of shape ({n}, {i})")
+
+
+@register("Model_rows_are_distributions", "builders",
+          "each row of Model(in, out)(x) is a probability distribution: non-negative, summing to 1",
+          "Model(in, out)(x) 的每一行都是概率分布：非负且和为 1",
+          needs=["Model"])
+def model_rows_are_distributions(subject, data):
+    i, o = data.draw(model_sizes(), label="(in, out)")
+    n, seed = data.draw(sizes(1, 12), label="n"), data.draw(seeds(), label="seed")
+    doing = f"Model({i}, {o})(x) for x of shape ({n}, {i})"
+    got = subject.forward(subject.new("Model", i, o), random_tensor((n, i), seed, scale=3), doing).tensor(doing)
+    if tuple(got.shape) != (n, o):
+        raise fail("wrong_shape", doing=doing, got=tuple(got.shape), expected=(n, o))
+    if bool((got < 0).any()):
+        raise fail("fact", detail=f"{doing} has negative entries")
+    assert_close(got.sum(dim=1).to(torch.float64), torch.ones(n, dtype=torch.float64), f"row sums of {doing}", check_dtype=False, rtol=0, atol=1e-5)
+
+
+@register("NeuralNetwork_has_the_lesson_layers", "builders",
+          "NeuralNetwork() has flatten and linear_relu_stack = Sequential(Linear(784, 512), ReLU, Linear(512, 512), ReLU, Linear(512, 10)): 669,706 parameters",
+          "NeuralNetwork() 含有 flatten 和 linear_relu_stack = Sequential(Linear(784, 512), ReLU, Linear(512, 512), ReLU, Linear(512, 10))，共 669,706 个参数",
+          needs=["NeuralNetwork"], points=2, examples=1)
+def neural_network_has_the_lesson_layers(subject, data):
+    info = subject.describe(subject.new("NeuralNetwork"))
+    stack = "linear_relu_stack"
+    check_modules(info, {"flatten": FLATTEN, stack: SEQUENTIAL, f"{stack}.0": LINEAR, f"{stack}.1": RELU,
+                         f"{stack}.2": LINEAR, f"{stack}.3": RELU, f"{stack}.4": LINEAR}, "NeuralNetwork()")
+    check_parameters(info, neural_network_shapes(), "NeuralNetwork()")
+    count = sum(torch.Size(p["shape"]).numel() for p in info["parameters"])
+    if count != 669_706:
+        raise fail("structure", doing="NeuralNetwork()", detail=f"it has {count:,} parameters, expected 669,706")
+
+
+@register("NeuralNetwork_maps_images_to_logits", "builders",
+          "NeuralNetwork()(x) maps (n, 28, 28) images to (n, 10) logits with no activation after the last layer",
+          "NeuralNetwork()(x) 把 (n, 28, 28) 的图像映射为 (n, 10) 的 logits，最后一层之后没有激活函数",
+          needs=["NeuralNetwork"], points=2, examples=3)
+def neural_network_maps_images_to_logits(subject, data):
+    n, seed = data.draw(sizes(1, 4), label="n"), data.draw(seeds(), label="seed")
+    x = random_tensor((n, 28, 28), seed)
+    doing = f"NeuralNetwork()(x) for x of shape ({n}, 28, 28)"
+    got = forward_matches(subject, subject.new("NeuralNetwork"), neural_network_formula, x, doing)
+    if tuple(got.shape) != (n, 10):
+        raise fail("wrong_shape", doing=doing, got=tuple(got.shape), expected=(n, 10))

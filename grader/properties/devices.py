@@ -1,0 +1,152 @@
+"""Devices: code that computes wherever its input and parameters live.
+
+Without CUDA, PyTorch's ``meta`` device still shows device-agnostic code: a
+function or forward that builds a tensor on a fixed device (or reads values
+with Python loops) fails there. The CUDA comparisons are *skipped*, never
+passed, where no CUDA device is available.
+"""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import strategies as st
+
+from grader.compare import assert_close, show
+from grader.messages import say
+from grader.outcomes import SkipProperty, fail
+from grader.properties import register
+from grader.properties.activations import ACTIVATIONS
+from grader.properties.gates import GATES
+from grader.strategies import GATE_ROWS, float_dtypes, gate_inputs, gate_rows, random_tensor, shapes, sizes, tensors
+
+MODELS = {
+    "seq_net": ((), (2,)),
+    "seq_model": ((), (1,)),
+    "module_net": ((3, 5, 2), (3,)),
+    "Model": ((6, 3), (6,)),
+    "NeuralNetwork": ((), (28, 28)),
+}
+
+
+def function_input(name: str, data) -> torch.Tensor:
+    dtype = data.draw(float_dtypes(), label="dtype")
+    if name in GATES:
+        return gate_inputs(data.draw(gate_rows(), label="rows"), dtype)
+    return data.draw(tensors(dtype, shapes(), bound=100.0), label="z")
+
+
+def expected_shape(name: str, x: torch.Tensor) -> tuple:
+    return (x.shape[0],) if name in GATES else tuple(x.shape)
+
+
+def _function_on_meta(name: str) -> None:
+    @register(f"{name}_runs_on_meta_device", "devices",
+              f"{name} computes on the device of its input (checked on PyTorch's meta device): no tensor made on a fixed device",
+              f"{name} 在输入所在的设备上计算（用 PyTorch 的 meta 设备检查）：不在固定设备上创建张量",
+              needs=[name], examples=5)
+    def runs_on_meta(subject, data):
+        x = function_input(name, data)
+        doing = f"{name}(x) with x on the meta device, shape {tuple(x.shape)}"
+        result = subject.call(name, x, device="meta", doing=doing)
+        got = result.tensor(doing)
+        if result.device != "meta":
+            raise fail("wrong_device", doing=doing, got=result.device, expected="meta")
+        if tuple(got.shape) != expected_shape(name, x):
+            raise fail("wrong_shape", doing=doing, got=tuple(got.shape), expected=expected_shape(name, x))
+
+
+def _model_on_meta(name: str) -> None:
+    args, features = MODELS[name]
+
+    @register(f"{name}_runs_on_meta_device", "devices",
+              f"{name}: .to(device) moves every parameter, and forward computes on that device (checked on meta)",
+              f"{name}：.to(device) 会移动所有参数，forward 在该设备上计算（用 meta 设备检查）",
+              needs=[name], examples=2)
+    def runs_on_meta(subject, data):
+        n = data.draw(sizes(1, 4), label="n")
+        model = subject.new(name, *args)
+        label = f"{name}({', '.join(map(str, args))})" if args else name
+        if not subject.to(model, "meta", f"{label}.to('meta')"):
+            raise fail("fact", detail=f"{label}.to('meta') returned a different object")
+        info = subject.describe(model)
+        stray = [p["name"] for p in info["parameters"] if p["device"] != "meta"]
+        if stray or info["unregistered"]:
+            raise fail("fact", detail=f"after {label}.to('meta') these stayed behind: {stray + info['unregistered']}")
+        x = torch.zeros((n, *features))
+        doing = f"{label}(x) with the model and x on the meta device"
+        result = subject.forward(model, x, doing, device="meta")
+        result.tensor(doing)
+        if result.device != "meta":
+            raise fail("wrong_device", doing=doing, got=result.device, expected="meta")
+
+
+for _name in (*ACTIVATIONS, *GATES):
+    _function_on_meta(_name)
+for _name in MODELS:
+    _model_on_meta(_name)
+
+
+def require_cuda(subject) -> None:
+    if not subject.cuda:
+        raise SkipProperty(say("skipped", reason=say("no_cuda")))
+
+
+@register("functions_on_cuda_match_cpu", "devices",
+          "activations and gates give the CPU's results on CUDA, returned on the CUDA device",
+          "激活函数和逻辑门在 CUDA 上的结果与 CPU 一致，并返回在 CUDA 设备上",
+          needs=[*ACTIVATIONS, *GATES], points=2, examples=10)
+def functions_on_cuda_match_cpu(subject, data):
+    require_cuda(subject)
+    name = data.draw(st.sampled_from([*ACTIVATIONS, *GATES]), label="function")
+    x = function_input(name, data)
+    cpu = subject.call(name, x, doing=f"{name}(x)").tensor(f"{name}(x)")
+    doing = f"{name}(x) with x on cuda, {show(x)}"
+    result = subject.call(name, x, device="cuda", doing=doing)
+    got = result.tensor(doing)
+    if not result.device.startswith("cuda"):
+        raise fail("wrong_device", doing=doing, got=result.device, expected="cuda")
+    assert_close(got, cpu, f"{doing} against the CPU result", inputs=x if name in ACTIVATIONS else None, check_dtype=True, rtol=1e-5, atol=1e-6)
+
+
+@register("models_on_cuda_match_cpu", "devices",
+          "every model moved with .to('cuda') gives the CPU's outputs, on the CUDA device",
+          "每个模型用 .to('cuda') 移动后，输出与 CPU 一致，并位于 CUDA 设备上",
+          needs=list(MODELS), points=2, examples=5)
+def models_on_cuda_match_cpu(subject, data):
+    require_cuda(subject)
+    name = data.draw(st.sampled_from(list(MODELS)), label="model")
+    args, features = MODELS[name]
+    n, seed = data.draw(sizes(1, 4), label="n"), data.draw(st.integers(0, 999), label="seed")
+    model = subject.new(name, *args)
+    x = random_tensor((n, *features), seed)
+    cpu = subject.forward(model, x, f"{name}(x)").tensor(f"{name}(x)")
+    subject.to(model, "cuda", f"{name}.to('cuda')")
+    doing = f"{name}(x) on cuda"
+    result = subject.forward(model, x, doing, device="cuda")
+    got = result.tensor(doing)
+    if not result.device.startswith("cuda"):
+        raise fail("wrong_device", doing=doing, got=result.device, expected="cuda")
+    assert_close(got, cpu, f"{doing} against the CPU result", rtol=1e-4, atol=1e-5)
+
+
+@register("params_round_trip_across_devices", "devices",
+          "parameters saved from a CUDA model load into a CPU model (and back) unchanged",
+          "从 CUDA 模型保存的参数可以原样加载到 CPU 模型（反之亦然）",
+          needs=["save_params", "load_params", "module_net"], points=2, examples=3)
+def params_round_trip_across_devices(subject, data):
+    require_cuda(subject)
+    source_device, target_device = data.draw(st.sampled_from([("cuda", "cpu"), ("cpu", "cuda")]), label="devices")
+    source = subject.new("module_net", 2, 4, 1)
+    expected = subject.state_dict(source)
+    subject.to(source, source_device, f"module_net.to({source_device!r})")
+    file = subject.scratch_file()
+    subject.call("save_params", source, file, doing=f"save_params(module_net on {source_device}, path)")
+    target = subject.new("module_net", 2, 4, 1)
+    subject.to(target, target_device, f"module_net.to({target_device!r})")
+    doing = f"load_params(module_net on {target_device}, path saved on {source_device})"
+    subject.call("load_params", target, file, doing=doing)
+    got = subject.state_dict(target, f"state_dict() after {doing}")
+    for key, tensor in expected.items():
+        if key not in got:
+            raise fail("file", doing=doing, detail=f"missing {key}")
+        assert_close(got[key], tensor, f"{key} after {doing}", rtol=0, atol=0)

@@ -1,0 +1,111 @@
+"""Training: the student's ``train`` loop, and what it buys on the flower data."""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import strategies as st
+
+from grader.compare import assert_close
+from grader.outcomes import fail
+from grader.properties import register
+from grader.properties.common import seq_net_shapes
+from grader.strategies import seeds
+from reference.data import flower
+from reference.experiments import initial_state
+from reference.models import make_seq_net
+from reference.training import accuracy, logistic_regression_accuracy, train
+
+FLOWER_EPOCHS = 1000
+FLOWER_LR = 1.0
+FLOWER_MARGIN = 0.15
+
+
+def stack_layers(state: dict) -> list[dict]:
+    """A seq_net-shaped stack (Linear(2, 4), Tanh, Linear(4, 1)) with these weights, for propgrade to build."""
+    return [
+        {"weight": state["0.weight"], "bias": state["0.bias"]},
+        {"activation": "tanh"},
+        {"weight": state["2.weight"], "bias": state["2.bias"]},
+    ]
+
+
+def reference_run(state: dict, x, y, epochs: int, lr: float) -> tuple[list[float], dict]:
+    model = make_seq_net()
+    model.load_state_dict(state)
+    losses = train(model, x, y, epochs, lr)
+    return losses, model.state_dict()
+
+
+@st.composite
+def training_setups(draw):
+    seed = draw(seeds())
+    n = draw(st.integers(4, 64))
+    x, y = flower(seed=1)
+    rows = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]
+    epochs = draw(st.integers(1, 25))
+    lr = draw(st.sampled_from([0.01, 0.1, 0.5, 1.0]))
+    return {"state": initial_state(seq_net_shapes(), seed), "x": x[rows], "y": y[rows], "epochs": epochs, "lr": lr}
+
+
+def student_run(subject, setup) -> tuple[list, object, str]:
+    model = subject.stack(stack_layers(setup["state"]))
+    doing = f"train(model, x, y, epochs={setup['epochs']}, lr={setup['lr']}) on {len(setup['x'])} flower points"
+    answer = subject.call("train", model, setup["x"], setup["y"], setup["epochs"], setup["lr"], doing=doing)
+    return answer, model, doing
+
+
+@register("train_returns_one_float_per_epoch", "training",
+          "train(model, x, y, epochs, lr) returns a list of `epochs` Python floats",
+          "train(model, x, y, epochs, lr) 返回长度为 epochs 的 Python 浮点数列表",
+          needs=["train"], examples=5)
+def train_returns_one_float_per_epoch(subject, data):
+    setup = data.draw(training_setups(), label="setup")
+    answer, _, doing = student_run(subject, setup)
+    if answer.kind != "list":
+        raise fail("fact", detail=f"{doing} returned {answer.describe()}, expected a list of floats")
+    if len(answer.items) != setup["epochs"]:
+        raise fail("fact", detail=f"{doing} returned {len(answer.items)} losses, expected {setup['epochs']}")
+    bad = [item for item in answer.items if item.kind != "scalar" or item.type != "float"]
+    if bad:
+        raise fail("fact", detail=f"{doing} returned a loss that is {bad[0].describe()}, expected a float (use loss.item())")
+
+
+@register("train_follows_the_reference_loop", "training",
+          "train gives the reference's loss per epoch and final weights (BCEWithLogitsLoss, SGD, zero_grad each step) from the same start",
+          "从相同的初始权重出发，train 每个 epoch 的损失和最终权重都与参考实现一致（BCEWithLogitsLoss、SGD、每步 zero_grad）",
+          needs=["train"], points=3, examples=8)
+def train_follows_the_reference_loop(subject, data):
+    setup = data.draw(training_setups(), label="setup")
+    answer, model, doing = student_run(subject, setup)
+    if answer.kind != "list":
+        raise fail("fact", detail=f"{doing} returned {answer.describe()}, expected a list of floats")
+    losses = [float(item.value) if item.kind == "scalar" and isinstance(item.value, (int, float)) else float(item.value.item()) if item.kind == "tensor" and item.value.numel() == 1 else float("nan") for item in answer.items]
+    expected_losses, expected_state = reference_run(setup["state"], setup["x"], setup["y"], setup["epochs"], setup["lr"])
+    assert_close(torch.tensor(losses, dtype=torch.float64), torch.tensor(expected_losses, dtype=torch.float64),
+                 f"the losses returned by {doing}", input_name="epoch", rtol=1e-4, atol=1e-6)
+    state = subject.state_dict(model, "model.state_dict() after train")
+    for name, tensor in expected_state.items():
+        if name not in state:
+            raise fail("structure", doing=doing, detail=f"the model lost its parameter {name}")
+        assert_close(state[name], tensor, f"{name} after {doing}", check_dtype=False, rtol=1e-4, atol=1e-5)
+
+
+@register("trained_seq_net_beats_logistic_regression", "training",
+          f"seq_net trained with train on the flower data beats logistic regression by {FLOWER_MARGIN:.0%} accuracy on fresh flower samples",
+          f"在新的 flower 样本上，用 train 训练的 seq_net 的准确率比逻辑回归高出 {FLOWER_MARGIN:.0%}",
+          needs=["seq_net", "train"], points=3, examples=1)
+def trained_seq_net_beats_logistic_regression(subject, data):
+    seed = data.draw(st.integers(0, 3), label="seed")
+    x, y = flower(seed=1)
+    x_test, y_test = flower(seed=100 + seed)
+    model = subject.new("seq_net")
+    subject.load_state_dict(model, initial_state(seq_net_shapes(), seed), "seq_net.load_state_dict(initial weights)")
+    doing = f"train(seq_net, flower x, flower y, {FLOWER_EPOCHS}, {FLOWER_LR})"
+    subject.call("train", model, x, y, FLOWER_EPOCHS, FLOWER_LR, doing=doing)
+    logits = subject.forward(model, x_test, "seq_net(fresh flower x)").tensor("seq_net(fresh flower x)")
+    if logits.shape != y_test.shape:
+        raise fail("wrong_shape", doing="seq_net(fresh flower x)", got=tuple(logits.shape), expected=tuple(y_test.shape))
+    network = accuracy(logits.to(torch.float32), y_test)
+    baseline = logistic_regression_accuracy(x, y, x_test, y_test)
+    if network < baseline + FLOWER_MARGIN:
+        raise fail("fact", detail=f"after {doing}, seq_net is {network:.0%} accurate on fresh flower points; logistic regression gets {baseline:.0%}")

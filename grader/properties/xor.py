@@ -1,0 +1,80 @@
+"""XOR: no single perceptron computes it; a hidden layer with an activation learns it.
+
+Training is fair and deterministic: every subject's module_net starts from the
+same initial weights, loaded by parameter name (so the order in which layers
+were constructed does not matter), and is trained by propgrade's fixed loop.
+The subject's outcome must match the reference's from the same start.
+"""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import strategies as st
+
+from grader.outcomes import fail
+from grader.properties import register
+from grader.properties.common import module_net_shapes
+from grader.strategies import gate_inputs, GATE_ROWS
+from reference.data import xor_points
+from reference.experiments import XOR_EPOCHS, XOR_LR, initial_state, xor_training_outcome
+
+XOR_LABELS = (0, 1, 1, 0)
+
+
+@register("xor_is_not_linearly_separable", "xor",
+          "no single perceptron step(b + w1 x1 + w2 x2) reproduces XOR, whatever w1, w2, b",
+          "无论 w1、w2、b 取何值，单个感知机 step(b + w1 x1 + w2 x2) 都无法复现异或",
+          needs=["step", "XOR"])
+def xor_is_not_linearly_separable(subject, data):
+    """Proof: XOR(0,0)=0 needs b < 0; XOR(1,0)=XOR(0,1)=1 need w1 + b >= 0 and w2 + b >= 0;
+    adding those, w1 + w2 + b >= -b > 0, so the perceptron says 1 at (1,1) where XOR says 0.
+    Here the subject's own step and XOR face drawn weights: the two must always disagree somewhere."""
+    weight = st.floats(-10, 10, allow_nan=False)
+    b, w1, w2 = data.draw(weight, label="b"), data.draw(weight, label="w1"), data.draw(weight, label="w2")
+    X = gate_inputs(list(GATE_ROWS), torch.float64)
+    perceptron = subject.call("step", X @ torch.tensor([b, w1, w2], dtype=torch.float64), doing="step(X @ w)").tensor("step(X @ w)")
+    xor = subject.call("XOR", X, doing="XOR(X)").tensor("XOR(X)")
+    if xor.tolist() != list(map(float, XOR_LABELS)):
+        raise fail("fact", detail=f"XOR on the four rows gives {xor.tolist()}, expected {list(XOR_LABELS)}")
+    if perceptron.tolist() == xor.tolist():
+        raise fail("fact", detail=f"the perceptron with b={b}, w1={w1}, w2={w2} reproduces XOR: step(X @ w) = {perceptron.tolist()}")
+
+
+def trained_predictions(subject, hidden: int, seed: int, identity: bool) -> list[float]:
+    model = subject.new("module_net", 2, hidden, 1)
+    doing = f"module_net(2, {hidden}, 1)"
+    if identity:
+        subject.replace_with_identity(model, "layer2")
+        doing += " with layer2 = nn.Identity()"
+    state = initial_state(module_net_shapes(2, hidden, 1), seed)
+    subject.load_state_dict(model, state, f"{doing}.load_state_dict(initial weights)")
+    x, y = xor_points()
+    subject.fit(model, x, y, XOR_EPOCHS, XOR_LR, f"training {doing} on XOR")
+    out = subject.forward(model, x, f"{doing}(x)").tensor(f"{doing}(x)")
+    if out.shape != (4, 1):
+        raise fail("wrong_shape", doing=f"{doing}(x)", got=tuple(out.shape), expected=(4, 1))
+    return (out.reshape(-1) > 0).to(torch.float32).tolist()
+
+
+@register("module_net_learns_xor", "xor",
+          "module_net(2, h, 1) trained from the reference's initial weights learns XOR (4/4) whenever the reference does, for h >= 2",
+          "从与参考实现相同的初始权重开始训练，只要参考实现学会了异或（4/4），module_net(2, h, 1) 也能学会（h >= 2）",
+          needs=["module_net"], points=3, examples=4)
+def module_net_learns_xor(subject, data):
+    hidden, seed = data.draw(st.integers(2, 6), label="h"), data.draw(st.integers(0, 7), label="seed")
+    if not xor_training_outcome(hidden, seed):
+        seed = next(s for s in range(100) if xor_training_outcome(hidden, s))
+    got = trained_predictions(subject, hidden, seed, identity=False)
+    if got != list(map(float, XOR_LABELS)):
+        raise fail("fact", detail=f"module_net(2, {hidden}, 1) trained from initial-weight seed {seed} predicts {got} on XOR, expected {list(XOR_LABELS)} (the reference learns it from there)")
+
+
+@register("xor_needs_hidden_activation", "xor",
+          "module_net(2, h, 1) with nn.Identity in place of its Tanh never learns XOR: layer2 matters",
+          "把 module_net(2, h, 1) 中的 Tanh 换成 nn.Identity 后，它永远学不会异或：layer2 是关键",
+          needs=["module_net"], points=2, examples=3)
+def xor_needs_hidden_activation(subject, data):
+    hidden, seed = data.draw(st.integers(2, 6), label="h"), data.draw(st.integers(0, 7), label="seed")
+    got = trained_predictions(subject, hidden, seed, identity=True)
+    if got == list(map(float, XOR_LABELS)):
+        raise fail("fact", detail=f"module_net(2, {hidden}, 1) with layer2 = nn.Identity() still learned XOR: its forward does not go through self.layer2")

@@ -1,0 +1,418 @@
+"""The only propgrade code that runs beside student code.
+
+``Executor`` holds a submission's namespace and answers requests with plain
+data: it calls the student's names, keeps the student's models behind integer
+handles, and describes whatever comes back. It decides nothing: every verdict
+is made by the parent from these answers. Run as a script, this module is the
+worker process: it hides the grader from the submission, then serves requests
+read from one pipe and answers on another.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import os
+import sys
+import time
+import traceback
+
+if __name__ == "__main__":  # a worker: find the wire format beside this file, then forget the path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from grader import wire
+
+    del sys.path[0]
+else:
+    from grader import wire
+
+import torch
+from torch import nn
+
+GRADER_PACKAGES = ("grader", "reference", "propgrade")
+TRACEBACK_LINES = 6
+
+
+def qualified_type(value) -> str:
+    kind = type(value)
+    module = kind.__module__
+    return kind.__qualname__ if module in ("builtins", "__main__", "submission") else f"{module}.{kind.__qualname__}"
+
+
+def short_error(error: BaseException, filename: str | None = None) -> dict:
+    """The exception as a student should see it: type, message, and the student's own frames."""
+    frames = traceback.extract_tb(error.__traceback__)
+    own = [f for f in frames if f.filename != __file__ and "site-packages" not in f.filename] or frames[-1:]
+    line = None
+    if isinstance(error, SyntaxError):
+        line = error.lineno
+    elif own:
+        line = own[-1].lineno
+    lines = traceback.format_list(own[-TRACEBACK_LINES:])
+    return {
+        "type": type(error).__name__,
+        "message": str(error)[:2000],
+        "line": line,
+        "traceback": "".join(lines)[-4000:],
+    }
+
+
+class StudentRaised(Exception):
+    """Student code raised while answering a request."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
+
+class Executor:
+    """Runs a submission and answers requests about the names it defines."""
+
+    def __init__(self, namespace: dict | None = None):
+        self.namespace = namespace if namespace is not None else {"__name__": "submission"}
+        self.models: dict[int, nn.Module] = {}
+        self.files: dict[int, str] = {}
+        self._handles = itertools.count(1)
+        self._shell = None
+
+    # -- running the submission -------------------------------------------------
+
+    def op_run_module(self, source: str, filename: str) -> dict:
+        started = time.perf_counter()
+        self.namespace.update({"__name__": "submission", "__file__": filename})
+        try:
+            code = compile(source, filename, "exec")
+            exec(code, self.namespace)
+        except BaseException as error:  # noqa: BLE001 - SystemExit included: the module still ran so far
+            return {"ok": False, "error": short_error(error), "seconds": time.perf_counter() - started}
+        return {"ok": True, "seconds": time.perf_counter() - started}
+
+    def op_run_cell(self, source: str, index: int) -> dict:
+        """Run one notebook cell with IPython's own semantics (magics, ``!`` lines, display)."""
+        started = time.perf_counter()
+        shell = self._ipython()
+        try:
+            result = shell.run_cell(source, store_history=False, silent=False)
+        except BaseException as error:  # noqa: BLE001 - SystemExit from a cell
+            return {"ok": False, "error": short_error(error), "seconds": time.perf_counter() - started}
+        error = result.error_before_exec or result.error_in_exec
+        outcome = {"ok": error is None, "seconds": time.perf_counter() - started}
+        if error is not None:
+            outcome["error"] = short_error(error)
+        return outcome
+
+    def _ipython(self):
+        if self._shell is None:
+            from IPython.core.interactiveshell import InteractiveShell
+
+            self._shell = InteractiveShell.instance(user_ns=self.namespace)
+            self._shell.showtraceback = lambda *args, **kwargs: None
+            self._shell.showsyntaxerror = lambda *args, **kwargs: None
+            self.namespace.setdefault("__name__", "submission")
+        return self._shell
+
+    # -- what the submission defines --------------------------------------------
+
+    def op_names(self, names: list[str]) -> dict:
+        found = {}
+        for name in names:
+            if name not in self.namespace:
+                continue
+            value = self.namespace[name]
+            if isinstance(value, type):
+                kind = "class"
+            elif isinstance(value, nn.Module):
+                kind = "module"
+            elif callable(value):
+                kind = "function"
+            else:
+                kind = "value"
+            found[name] = {"kind": kind, "type": qualified_type(value)}
+        return found
+
+    def op_devices(self) -> dict:
+        return {"cuda": torch.cuda.is_available()}
+
+    # -- calling student code ---------------------------------------------------
+
+    def op_call(self, name: str, args: list, device: str | None = None, return_args: bool = False) -> dict:
+        function = self._lookup(name)
+        live = [self._arg(arg, device) for arg in args]
+        result = self._student(function, *live)
+        answer = {"result": self.describe(result)}
+        if return_args:
+            answer["args"] = [self.describe(arg) for arg in live]
+        return answer
+
+    def op_grad(self, name: str, z, device: str | None = None) -> dict:
+        """Value and autograd gradient of a scalar sum of ``name(z)``, elementwise in ``z``."""
+        z = self._arg(z, device).detach().requires_grad_(True)
+        out = self._student(self._lookup(name), z)
+        if not isinstance(out, torch.Tensor) or not out.requires_grad:
+            return {"result": self.describe(out), "grad": None}
+        self._student(lambda: torch.Tensor.backward(out.sum()))
+        return {"result": self.describe(out.detach()), "grad": self.describe(z.grad)}
+
+    def op_new(self, name: str, args: list) -> dict:
+        """A fresh model: a class called with ``args``, or a copy of an instance."""
+        value = self._lookup(name)
+        if isinstance(value, nn.Module):
+            model = self._student(copy.deepcopy, value)
+        else:
+            model = self._student(value, *[self._arg(arg, None) for arg in args])
+        return self.describe(model)
+
+    def op_stack(self, layers: list[dict]) -> dict:
+        """An ``nn.Sequential`` holding exactly the given Linear weights (and Tanh where asked)."""
+        modules = []
+        for layer in layers:
+            if layer.get("activation") == "tanh":
+                modules.append(nn.Tanh())
+                continue
+            weight, bias = layer["weight"], layer.get("bias")
+            linear = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None, dtype=weight.dtype)
+            with torch.no_grad():
+                linear.weight.copy_(weight)
+                if bias is not None:
+                    linear.bias.copy_(bias)
+            modules.append(linear)
+        return self.describe(nn.Sequential(*modules))
+
+    # -- models behind handles ---------------------------------------------------
+
+    def op_forward(self, ref: int, x, device: str | None = None) -> dict:
+        model = self.models[ref]
+        return {"result": self.describe(self._student(model, self._arg(x, device)))}
+
+    def op_describe(self, ref: int) -> dict:
+        return self.structure(self.models[ref])
+
+    def op_state_dict(self, ref: int) -> dict:
+        state = self._student(self.models[ref].state_dict)
+        return {"result": self.describe(dict(state))}
+
+    def op_load_state_dict(self, ref: int, state: dict) -> dict:
+        model = self.models[ref]
+        self._student(model.load_state_dict, state, True)
+        return {}
+
+    def op_replace(self, ref: int, path: str, replacement: str) -> dict:
+        """Swap one submodule (for example the Tanh) for ``nn.Identity``."""
+        if replacement != "identity":
+            raise ValueError(f"unknown replacement {replacement!r}")
+        model = self.models[ref]
+        parent_path, _, child = path.rpartition(".")
+        parent = model.get_submodule(parent_path) if parent_path else model
+        setattr(parent, child, nn.Identity())
+        return {}
+
+    def op_to(self, ref: int, device: str) -> dict:
+        model = self._student(self.models[ref].to, device)
+        return {"result": self.describe(model), "same": model is self.models[ref]}
+
+    def op_fit(self, ref: int, x, y, epochs: int, lr: float) -> dict:
+        """propgrade's fixed training loop, the same for every subject: BCE with logits, full-batch SGD."""
+        model = self.models[ref]
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+        loss_fn = nn.BCEWithLogitsLoss()
+        losses = []
+
+        def loop():
+            for _ in range(epochs):
+                optimizer.zero_grad()
+                loss = loss_fn(model(x), y)
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+
+        self._student(loop)
+        return {"losses": losses}
+
+    def op_scratch_path(self, suffix: str) -> dict:
+        """A fresh file name in the worker's own directory, for ``save_params``."""
+        handle = next(self._handles)
+        self.files[handle] = os.path.abspath(f"propgrade-{handle}{suffix}")
+        return {"file": handle, "path": self.files[handle]}
+
+    def op_read_weights(self, file: int) -> dict:
+        """What ``torch.load(path, weights_only=True)`` makes of a file, described as plain data."""
+        path = self.files[file]
+        if not os.path.exists(path):
+            return {"exists": False}
+        try:
+            loaded = torch.load(path, weights_only=True, map_location="cpu")
+        except Exception as error:  # noqa: BLE001 - any failure is the answer
+            return {"exists": True, "error": short_error(error)}
+        return {"exists": True, "result": self.describe(loaded)}
+
+    def op_drop(self, ref: int) -> dict:
+        self.models.pop(ref, None)
+        return {}
+
+    # -- helpers ----------------------------------------------------------------
+
+    def _lookup(self, name: str):
+        if name not in self.namespace:
+            raise KeyError(f"the submission does not define {name}")
+        return self.namespace[name]
+
+    def _arg(self, arg, device):
+        if isinstance(arg, dict) and set(arg) == {"$model"}:
+            return self.models[arg["$model"]]
+        if isinstance(arg, dict) and set(arg) == {"$file"}:
+            return self.files[arg["$file"]]
+        if isinstance(arg, torch.Tensor) and device is not None:
+            return arg.to(device)
+        return arg
+
+    @staticmethod
+    def _student(function, *args):
+        try:
+            return function(*args)
+        except BaseException as error:  # noqa: BLE001 - SystemExit from student code is an answer too
+            raise StudentRaised(error) from None
+
+    def describe(self, value, depth: int = 0) -> dict:
+        """Plain data for anything student code returned; models stay here behind a handle."""
+        kind = qualified_type(value)
+        if isinstance(value, torch.Tensor):
+            plain = torch.Tensor.as_subclass(value, torch.Tensor)
+            return {
+                "kind": "tensor",
+                "type": kind,
+                "value": torch.Tensor.detach(plain).clone() if plain.device.type != "cpu" else torch.Tensor.detach(plain),
+                "device": str(plain.device),
+                "requires_grad": bool(plain.requires_grad),
+            }
+        if isinstance(value, nn.Module):
+            ref = next((r for r, m in self.models.items() if m is value), None) or next(self._handles)
+            self.models[ref] = value
+            return {"kind": "model", "type": kind, "ref": ref}
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return {"kind": "scalar", "type": kind, "value": value}
+        if depth < 2 and isinstance(value, (list, tuple)) and len(value) <= 100_000:
+            return {"kind": "list", "type": kind, "items": [self.describe(item, depth + 1) for item in value]}
+        if depth < 2 and isinstance(value, dict) and len(value) <= 10_000:
+            return {
+                "kind": "dict",
+                "type": kind,
+                "items": {str(key): self.describe(item, depth + 1) for key, item in value.items()},
+                "key_types": sorted({qualified_type(key) for key in value}),
+            }
+        try:
+            text = repr(value)[:200]
+        except BaseException:  # noqa: BLE001
+            text = "<unrepresentable>"
+        return {"kind": "object", "type": kind, "repr": text}
+
+    def structure(self, model: nn.Module) -> dict:
+        """Layers, parameters and layers hidden from PyTorch (kept in plain lists or dicts)."""
+        modules = []
+        for name, module in model.named_modules():
+            entry = {"name": name, "type": qualified_type(module)}
+            if isinstance(module, nn.Linear):
+                entry.update(in_features=module.in_features, out_features=module.out_features, bias=module.bias is not None)
+            modules.append(entry)
+        parameters = [
+            {"name": name, "shape": list(p.shape), "dtype": wire.dtype_name(p.dtype), "device": str(p.device)}
+            for name, p in model.named_parameters()
+        ]
+        hidden = []
+        for module_name, module in model.named_modules():
+            for attribute, value in vars(module).items():
+                items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+                if attribute.startswith("_"):
+                    continue
+                if any(isinstance(item, (nn.Module, nn.Parameter)) for item in items):
+                    hidden.append(f"{module_name}.{attribute}" if module_name else attribute)
+        return {
+            "kind": "model",
+            "type": qualified_type(model),
+            "is_module": isinstance(model, nn.Module),
+            "modules": modules,
+            "parameters": parameters,
+            "unregistered": hidden,
+        }
+
+    def handle(self, request: dict) -> dict:
+        """One request in, one reply out; student exceptions become part of the reply."""
+        op = request.get("op", "")
+        method = getattr(self, f"op_{op}", None)
+        if method is None:
+            return {"status": "protocol", "message": f"unknown request {op!r}"}
+        try:
+            return {"status": "ok", "reply": method(**request.get("args", {}))}
+        except StudentRaised as raised:
+            return {"status": "raised", "error": short_error(raised.error)}
+        except Exception as error:  # noqa: BLE001 - a request the submission's state cannot answer
+            return {"status": "raised", "error": short_error(error)}
+
+
+# -- the worker process ------------------------------------------------------------
+
+
+class _RefuseGraderImports:
+    """A meta-path finder that makes the grader's own packages unimportable."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in GRADER_PACKAGES:
+            raise ImportError(f"{name} is not available to submissions")
+        return None
+
+
+def hide_grader() -> None:
+    """Forget every path and module that leads to the grader's packages."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != root]
+    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in type(f).__name__.lower()]
+    sys.meta_path.insert(0, _RefuseGraderImports())
+    for name in list(sys.modules):
+        if name.split(".")[0] in GRADER_PACKAGES:
+            del sys.modules[name]
+    sys.path_importer_cache.clear()
+
+
+def read_frame(fd: int):
+    def exactly(size: int) -> bytes:
+        chunks = []
+        while size:
+            chunk = os.read(fd, min(size, 1 << 20))
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    size = int.from_bytes(exactly(8), "big")
+    return wire.decode(exactly(size))
+
+
+def serve(request_fd: int, reply_fd: int) -> None:
+    torch.set_num_threads(1)
+    executor = Executor()
+    hide_grader()
+    seed = int(os.environ.get("PROPGRADE_SEED", "0"))
+    import random
+
+    random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        import numpy
+
+        numpy.random.seed(seed)
+    except ImportError:
+        pass
+    wire.write_frame(reply_fd, {"status": "ready", "pid": os.getpid()})
+    while True:
+        try:
+            request = read_frame(request_fd)
+        except EOFError:
+            return
+        reply = executor.handle(request)
+        try:
+            wire.write_frame(reply_fd, reply)
+        except TypeError as error:
+            wire.write_frame(reply_fd, {"status": "raised", "error": short_error(error)})
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]), int(sys.argv[2]))

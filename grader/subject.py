@@ -1,0 +1,214 @@
+"""A *subject*: whatever answers for the contract's names, seen from the parent.
+
+Properties talk only to ``Subject``. It turns each question into a request for
+``remote.Executor``, either in this process (``Subject.in_process``, for the
+reference or a trusted module) or in a sandboxed worker (``workermanage``).
+Both go through the same wire format, so a property cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+
+from grader import wire
+from grader.outcomes import StudentError, WorkerLost, fail
+from grader.messages import say
+from grader.remote import Executor
+
+
+class Channel(Protocol):
+    def request(self, op: str, args: dict, *, doing: str) -> dict: ...
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What student code returned, as plain data."""
+
+    kind: str
+    type: str
+    value: Any = None
+    device: str | None = None
+    requires_grad: bool = False
+    ref: int | None = None
+    items: Any = None
+    repr: str = ""
+
+    @classmethod
+    def of(cls, data: dict) -> "Answer":
+        items = data.get("items")
+        if isinstance(items, list):
+            items = [cls.of(item) for item in items]
+        elif isinstance(items, dict):
+            items = {key: cls.of(item) for key, item in items.items()}
+        return cls(
+            kind=data["kind"],
+            type=data["type"],
+            value=data.get("value"),
+            device=data.get("device"),
+            requires_grad=bool(data.get("requires_grad", False)),
+            ref=data.get("ref"),
+            items=items,
+            repr=data.get("repr", ""),
+        )
+
+    def describe(self) -> str:
+        if self.kind == "tensor":
+            return f"a {self.value.dtype} tensor of shape {tuple(self.value.shape)}"
+        if self.kind == "scalar":
+            return f"{self.type} {self.value!r}"
+        return f"a {self.type}"
+
+    def tensor(self, doing: str) -> torch.Tensor:
+        """The returned tensor (plain, on the CPU), or a failure saying what came back instead."""
+        if self.kind != "tensor":
+            raise fail("not_tensor", doing=doing, got=self.describe())
+        if self.type not in ("torch.Tensor", "torch.nn.parameter.Parameter"):
+            raise fail("not_plain_tensor", doing=doing, got=self.type)
+        return self.value
+
+
+@dataclass(frozen=True)
+class Model:
+    """A student model that lives where the subject runs, addressed by handle."""
+
+    ref: int
+    type: str
+
+
+@dataclass(frozen=True)
+class File:
+    ref: int
+    path: str
+
+
+@dataclass
+class Subject:
+    channel: Channel
+    names: dict = field(default_factory=dict)
+    cuda: bool = False  # compare CUDA against CPU; set by the engine from --device and the worker's answer
+
+    @classmethod
+    def in_process(cls, namespace: dict, wanted: list[str]) -> "Subject":
+        channel = LoopbackChannel(Executor(namespace))
+        subject = cls(channel)
+        subject.names = channel.request("names", {"names": wanted}, doing="listing names")
+        return subject
+
+    def has(self, name: str) -> bool:
+        return name in self.names
+
+    def _ask(self, op: str, doing: str, **args) -> dict:
+        return self.channel.request(op, args, doing=doing)
+
+    def call(self, name: str, *args, device: str | None = None, doing: str | None = None) -> Answer:
+        doing = doing or f"{name}(...)"
+        reply = self._ask("call", doing, name=name, args=[_arg(a) for a in args], device=device)
+        return Answer.of(reply["result"])
+
+    def call_keeping_args(self, name: str, *args, device: str | None = None, doing: str | None = None):
+        """The answer and the arguments as they are after the call (to catch mutation)."""
+        doing = doing or f"{name}(...)"
+        reply = self._ask("call", doing, name=name, args=[_arg(a) for a in args], device=device, return_args=True)
+        return Answer.of(reply["result"]), [Answer.of(a) for a in reply["args"]]
+
+    def grad(self, name: str, z: torch.Tensor, doing: str) -> tuple[Answer, Answer | None]:
+        reply = self._ask("grad", doing, name=name, z=z)
+        grad = reply["grad"]
+        return Answer.of(reply["result"]), Answer.of(grad) if grad is not None else None
+
+    def new(self, name: str, *args, doing: str | None = None) -> Model:
+        doing = doing or (f"{name}({', '.join(map(repr, args))})" if args else name)
+        answer = Answer.of(self._ask("new", doing, name=name, args=list(args)))
+        return self.model(answer, doing)
+
+    def model(self, answer: Answer, doing: str) -> Model:
+        if answer.kind != "model":
+            raise fail("not_module", doing=doing, got=answer.describe())
+        return Model(answer.ref, answer.type)
+
+    def stack(self, layers: list[dict]) -> Model:
+        """propgrade's own ``nn.Sequential`` of Linear (and Tanh) layers with the given weights."""
+        answer = Answer.of(self._ask("stack", "building an nn.Sequential", layers=layers))
+        return Model(answer.ref, answer.type)
+
+    def forward(self, model: Model, x: torch.Tensor, doing: str, device: str | None = None) -> Answer:
+        return Answer.of(self._ask("forward", doing, ref=model.ref, x=x, device=device)["result"])
+
+    def describe(self, model: Model) -> dict:
+        return self._ask("describe", "inspecting the model", ref=model.ref)
+
+    def state_dict(self, model: Model, doing: str = "state_dict()") -> dict[str, torch.Tensor]:
+        answer = Answer.of(self._ask("state_dict", doing, ref=model.ref)["result"])
+        return tensors_of(answer, doing)
+
+    def load_state_dict(self, model: Model, state: dict[str, torch.Tensor], doing: str) -> None:
+        self._ask("load_state_dict", doing, ref=model.ref, state=state)
+
+    def replace_with_identity(self, model: Model, path: str) -> None:
+        self._ask("replace", f"replacing {path} with nn.Identity", ref=model.ref, path=path, replacement="identity")
+
+    def to(self, model: Model, device: str, doing: str) -> bool:
+        """Move the model; True when ``.to`` returned the model itself."""
+        return bool(self._ask("to", doing, ref=model.ref, device=device)["same"])
+
+    def fit(self, model: Model, x, y, epochs: int, lr: float, doing: str) -> list[float]:
+        return self._ask("fit", doing, ref=model.ref, x=x, y=y, epochs=epochs, lr=lr)["losses"]
+
+    def scratch_file(self, suffix: str = ".pt") -> File:
+        reply = self._ask("scratch_path", "making a file name", suffix=suffix)
+        return File(reply["file"], reply["path"])
+
+    def read_weights(self, file: File, doing: str) -> dict[str, torch.Tensor]:
+        """The file as ``torch.load(weights_only=True)`` sees it, where the subject runs."""
+        reply = self._ask("read_weights", doing, file=file.ref)
+        if not reply["exists"]:
+            raise fail("file", doing=doing, detail="no file was written")
+        if "error" in reply:
+            error = reply["error"]
+            detail = f"torch.load(weights_only=True) refuses the file: {error['type']}: {error['message'][:300]}"
+            raise fail("file", doing=doing, detail=detail)
+        return tensors_of(Answer.of(reply["result"]), f"the file written by {doing}")
+
+    def drop(self, model: Model) -> None:
+        self._ask("drop", "releasing a model", ref=model.ref)
+
+
+def tensors_of(answer: Answer, doing: str) -> dict[str, torch.Tensor]:
+    """A str -> tensor mapping, or a failure that says what it was instead."""
+    if answer.kind != "dict":
+        raise fail("not_mapping", doing=doing, got=answer.describe())
+    bad = [key for key, item in answer.items.items() if item.kind != "tensor"]
+    if bad:
+        raise fail("not_tensor", doing=f"{doing}[{bad[0]!r}]", got=answer.items[bad[0]].describe())
+    return {key: item.value for key, item in answer.items.items()}
+
+
+def _arg(value):
+    if isinstance(value, Model):
+        return {"$model": value.ref}
+    if isinstance(value, File):
+        return {"$file": value.ref}
+    return value
+
+
+class LoopbackChannel:
+    """Serves requests in this process, through the same wire format as a worker."""
+
+    def __init__(self, executor: Executor):
+        self.executor = executor
+
+    def request(self, op: str, args: dict, *, doing: str) -> dict:
+        request = wire.decode(wire.encode({"op": op, "args": args}))
+        return unwrap(wire.decode(wire.encode(self.executor.handle(request))), doing)
+
+
+def unwrap(reply: dict, doing: str) -> dict:
+    status = reply.get("status") if isinstance(reply, dict) else None
+    if status == "ok":
+        return reply["reply"]
+    if status == "raised":
+        raise StudentError(doing, reply["error"])
+    raise WorkerLost("protocol", say("protocol", doing=doing))

@@ -1,0 +1,147 @@
+"""The wire format between the grader and its worker: JSON plus raw tensor bytes.
+
+Nothing here can execute code while decoding: headers are JSON, tensors are
+rebuilt from raw bytes with a whitelisted dtype (no pickle, no ``torch.load``).
+A worker that sends garbage gets a ``WireError``, never a code path.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+
+import torch
+
+_DTYPES = {
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "int8": torch.int8,
+    "int16": torch.int16,
+    "int32": torch.int32,
+    "int64": torch.int64,
+    "uint8": torch.uint8,
+    "bool": torch.bool,
+    "complex64": torch.complex64,
+    "complex128": torch.complex128,
+}
+_NAMES = {dtype: name for name, dtype in _DTYPES.items()}
+_LENGTH = struct.Struct(">Q")
+MAX_FRAME = 1 << 31
+
+
+class WireError(Exception):
+    """The bytes on the wire are not a well-formed message."""
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return _NAMES.get(dtype, str(dtype).removeprefix("torch."))
+
+
+def dtype_from_name(name: str) -> torch.dtype:
+    try:
+        return _DTYPES[name]
+    except KeyError:
+        raise WireError(f"dtype {name!r} cannot cross the wire") from None
+
+
+def encode(message) -> bytes:
+    """Serialise plain data (dict/list/str/number/None/tensor) into one frame."""
+    blobs: list[bytes] = []
+
+    def walk(value):
+        if isinstance(value, torch.Tensor):
+            tensor = torch.Tensor.detach(value)
+            header = {"$tensor": dtype_name(tensor.dtype), "shape": list(tensor.shape)}
+            if tensor.device.type == "meta":
+                header["meta"] = True
+                return header
+            data = tensor.cpu().contiguous()
+            header["blob"] = len(blobs)
+            blobs.append(data.reshape(-1).view(torch.uint8).numpy().tobytes() if data.numel() else b"")
+            return header
+        if isinstance(value, dict):
+            return {str(key): walk(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [walk(item) for item in value]
+        if value is None or isinstance(value, (bool, int, str)):
+            return value
+        if isinstance(value, float):
+            return value if math.isfinite(value) else {"$float": repr(value)}
+        raise TypeError(f"cannot send {type(value).__name__} over the wire")
+
+    header = json.dumps(walk(message)).encode()
+    parts = [_LENGTH.pack(len(header)), header, _LENGTH.pack(len(blobs))]
+    for blob in blobs:
+        parts += [_LENGTH.pack(len(blob)), blob]
+    return b"".join(parts)
+
+
+def decode(frame: bytes):
+    """Rebuild a message from ``encode``'s bytes; raises WireError on anything else."""
+    view = memoryview(frame)
+    offset = 0
+
+    def take(size: int) -> memoryview:
+        nonlocal offset
+        if size < 0 or offset + size > len(view):
+            raise WireError("truncated frame")
+        chunk = view[offset : offset + size]
+        offset += size
+        return chunk
+
+    def length() -> int:
+        return _LENGTH.unpack(take(_LENGTH.size))[0]
+
+    try:
+        header = json.loads(bytes(take(length())))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise WireError(f"bad header: {error}") from None
+    blobs = [bytes(take(length())) for _ in range(length())]
+    if offset != len(view):
+        raise WireError("trailing bytes after frame")
+
+    def rebuild(value):
+        if isinstance(value, dict):
+            if "$tensor" in value:
+                return _tensor(value, blobs)
+            if "$float" in value:
+                return float(value["$float"])
+            return {key: rebuild(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [rebuild(item) for item in value]
+        return value
+
+    return rebuild(header)
+
+
+def _tensor(header: dict, blobs: list[bytes]) -> torch.Tensor:
+    dtype = dtype_from_name(header["$tensor"])
+    shape = header.get("shape")
+    if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
+        raise WireError(f"bad tensor shape {shape!r}")
+    if header.get("meta"):
+        return torch.empty(shape, dtype=dtype, device="meta")
+    index = header.get("blob")
+    if not isinstance(index, int) or not 0 <= index < len(blobs):
+        raise WireError("tensor refers to a missing blob")
+    blob = blobs[index]
+    expected = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
+    if len(blob) != expected:
+        raise WireError(f"tensor of shape {shape} needs {expected} bytes, got {len(blob)}")
+    if not blob:
+        return torch.empty(shape, dtype=dtype)
+    return torch.frombuffer(bytearray(blob), dtype=dtype).reshape(shape)
+
+
+def write_frame(fd: int, message) -> None:
+    import os
+
+    data = encode(message)
+    data = _LENGTH.pack(len(data)) + data
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
