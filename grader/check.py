@@ -77,9 +77,9 @@ def check(prop: Property, subject, *, seed: int = 0, profile: str = "ci") -> Ver
         with with_reporter(report.append):
             run()
     except PropertyFailure as failure:
-        return Verdict(prop.id, "failed", failure.message, _example(report), time.perf_counter() - started)
+        return Verdict(prop.id, "failed", failure.message, _example(report, failure), time.perf_counter() - started)
     except StudentError as error:
-        return Verdict(prop.id, "error", error.message, _example(report), time.perf_counter() - started, error.error)
+        return Verdict(prop.id, "error", error.message, _example(report, error), time.perf_counter() - started, error.error)
     except WorkerLost as lost:
         kind = "timeout" if lost.reason in ("timeout",) else "crashed"
         return Verdict(prop.id, kind, lost.message, "", time.perf_counter() - started)
@@ -87,11 +87,12 @@ def check(prop: Property, subject, *, seed: int = 0, profile: str = "ci") -> Ver
         return Verdict(prop.id, "skipped", skip.message, "", time.perf_counter() - started)
     except (Flaky, FlakyFailure) as flaky:
         message = say("fact", detail=f"the submission answers the same question differently on repeated calls ({type(flaky).__name__})")
-        return Verdict(prop.id, "failed", message, _example(report), time.perf_counter() - started)
+        return Verdict(prop.id, "failed", message, _example(report, flaky), time.perf_counter() - started)
     return Verdict(prop.id, "passed", say("passed"), "", time.perf_counter() - started)
 
 
-def _example(report: list[str]) -> str:
-    """Hypothesis's own account of the minimal failing example, without the noise."""
-    lines = [line for line in "\n".join(map(str, report)).splitlines() if line.strip()]
-    return "\n".join(line for line in lines if not line.startswith("Trying example"))[:4000]
+def _example(report: list[str], error: BaseException) -> str:
+    """Hypothesis's own account of the minimal failing example (its report and the notes it adds)."""
+    text = "\n".join([*map(str, report), *getattr(error, "__notes__", [])])
+    draws = [line.strip() for line in text.splitlines() if line.strip().startswith("Draw ")]
+    return "\n".join(draws)[:4000]

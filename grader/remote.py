@@ -67,8 +67,9 @@ class StudentRaised(Exception):
 class Executor:
     """Runs a submission and answers requests about the names it defines."""
 
-    def __init__(self, namespace: dict | None = None):
+    def __init__(self, namespace: dict | None = None, scratch_dir: str = "."):
         self.namespace = namespace if namespace is not None else {"__name__": "submission"}
+        self.scratch_dir = scratch_dir
         self.models: dict[int, nn.Module] = {}
         self.files: dict[int, str] = {}
         self._handles = itertools.count(1)
@@ -230,7 +231,7 @@ class Executor:
     def op_scratch_path(self, suffix: str) -> dict:
         """A fresh file name in the worker's own directory, for ``save_params``."""
         handle = next(self._handles)
-        self.files[handle] = os.path.abspath(f"propgrade-{handle}{suffix}")
+        self.files[handle] = os.path.abspath(os.path.join(self.scratch_dir, f"propgrade-{handle}{suffix}"))
         return {"file": handle, "path": self.files[handle]}
 
     def op_read_weights(self, file: int) -> dict:
@@ -386,10 +387,24 @@ def read_frame(fd: int):
     return wire.decode(exactly(size))
 
 
+def cap_memory() -> None:
+    """Cap the address space before student code runs, so a runaway allocation fails here first."""
+    cap = int(os.environ.get("PROPGRADE_MEMORY", "0"))
+    if cap <= 0:
+        return
+    try:
+        import resource
+    except ImportError:  # not POSIX: the parent's watchdog still applies
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
 def serve(request_fd: int, reply_fd: int) -> None:
     torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
     executor = Executor()
     hide_grader()
+    cap_memory()
     seed = int(os.environ.get("PROPGRADE_SEED", "0"))
     import random
 

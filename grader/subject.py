@@ -8,6 +8,7 @@ Both go through the same wire format, so a property cannot tell them apart.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -92,7 +93,7 @@ class Subject:
 
     @classmethod
     def in_process(cls, namespace: dict, wanted: list[str]) -> "Subject":
-        channel = LoopbackChannel(Executor(namespace))
+        channel = LoopbackChannel(Executor(namespace, scratch_dir=tempfile.mkdtemp(prefix="propgrade-")))
         subject = cls(channel)
         subject.names = channel.request("names", {"names": wanted}, doing="listing names")
         return subject

@@ -35,7 +35,8 @@ def expected(name: str, z: torch.Tensor) -> torch.Tensor:
 
 
 def answer(subject, name: str, z: torch.Tensor) -> torch.Tensor:
-    return subject.call(name, z, doing=f"{name}(z)").tensor(f"{name}({show(z)})")
+    doing = f"{name}({show(z)})"
+    return subject.call(name, z, doing=doing).tensor(doing)
 
 
 def _register_for(name: str) -> None:

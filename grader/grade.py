@@ -1,0 +1,212 @@
+"""The controller: grade one submission, start to finish, in a worker of its own.
+
+load (``load.py``) -> run in a worker (``workermanage.py`` / ``remote.py``) ->
+check properties (``check.py``) -> score (``score.py``) -> write (``results.py``).
+A worker that hangs, crashes or runs out of memory costs the property (or the
+notebook cell) it was busy with; grading goes on in a fresh worker that runs
+the submission again, skipping the cells that killed its predecessor.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass, field
+
+from grader.check import Verdict, check
+from grader.load import Submission
+from grader.messages import Message, say
+from grader.outcomes import WorkerLost
+from grader.properties import Property, catalogue, contract_names
+from grader.score import SubmissionResult, score
+from grader.subject import Subject
+from grader.workermanage import Limits, Worker
+
+MAX_RESTARTS = 100
+
+
+@dataclass
+class CellOutcome:
+    cell: int  # 1-based, as a student counts code cells
+    ok: bool
+    message: Message | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class Options:
+    seed: int = 0
+    device: str = "cpu"  # "cpu" or "cuda": where the worker may compute
+    profile: str = "default"
+    limits: Limits = field(default_factory=Limits)
+    properties: list[Property] | None = None
+
+
+class Session:
+    """A submission running in a worker, re-run in a fresh worker whenever one is lost.
+
+    It is the subject's channel: properties ask, the session forwards to the
+    current worker with the per-call deadline, never past the total limit.
+    """
+
+    def __init__(self, submission: Submission, options: Options):
+        self.submission = submission
+        self.options = options
+        self.limits = options.limits
+        self.deadline = time.monotonic() + self.limits.total_seconds
+        self.worker: Worker | None = None
+        self.cells: list[CellOutcome] = []
+        self.skip: set[int] = set()
+        self.restarts = 0
+        self.output = ""
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def _start(self) -> None:
+        self.worker = Worker(self.submission.folder, limits=self.limits, seed=self.options.seed, device=self.options.device)
+        self.worker.start()
+
+    def run(self) -> None:
+        """Start a worker and run the submission; cells that kill the worker are skipped on the next try."""
+        first_run = not self.cells
+        while True:
+            try:
+                self._start()
+                self._run_cells(record=first_run)
+                return
+            except WorkerLost as lost:
+                first_run = False
+                self._stop_worker()
+                self.restarts += 1
+                if self.restarts > MAX_RESTARTS or self.remaining() <= 0:
+                    raise lost
+
+    def _run_cells(self, record: bool) -> None:
+        module = self.submission.kind == "module"
+        for index, source in enumerate(self.submission.cells, start=1):
+            if index in self.skip:
+                continue
+            doing = self.submission.entry if module else f"cell {index}"
+            op, args = ("run_module", {"source": source, "filename": self.submission.entry}) if module else ("run_cell", {"source": source, "index": index})
+            seconds = min(self.limits.cell_seconds if not module else self.limits.total_seconds, max(self.remaining(), 0.1))
+            try:
+                outcome = self.worker.request(op, args, doing=doing, seconds=seconds)
+            except WorkerLost as lost:
+                self.skip.add(index)
+                self._record(CellOutcome(index, False, lost.message, seconds))
+                raise
+            if not outcome["ok"]:
+                error = outcome["error"]
+                if module:
+                    message = say("module_error", file=self.submission.entry, line=error.get("line"), type=error["type"], message=error["message"][:300])
+                else:
+                    message = say("cell_error", cell=index, type=error["type"], message=error["message"][:300])
+                self._record(CellOutcome(index, False, message, outcome["seconds"]), replace=not record)
+            elif record:
+                self._record(CellOutcome(index, True, None, outcome["seconds"]))
+
+    def _record(self, outcome: CellOutcome, replace: bool = False) -> None:
+        existing = next((i for i, c in enumerate(self.cells) if c.cell == outcome.cell), None)
+        if existing is None:
+            self.cells.append(outcome)
+            self.cells.sort(key=lambda c: c.cell)
+        elif replace or not self.cells[existing].message:
+            self.cells[existing] = outcome
+
+    def request(self, op: str, args: dict, *, doing: str) -> dict:
+        if self.remaining() <= 0:
+            raise WorkerLost("timeout", say("timeout", seconds=self.limits.total_seconds, doing="grading (total limit)"))
+        if self.worker is None or self.worker.lost is not None:
+            raise WorkerLost("crashed", say("not_run", reason="the worker was lost earlier"))
+        return self.worker.request(op, args, doing=doing, seconds=min(self.limits.call_seconds, self.remaining()))
+
+    def ensure_worker(self) -> None:
+        """Replace a lost worker before the next property."""
+        if self.worker is not None and self.worker.lost is None:
+            return
+        self._stop_worker()
+        self.restarts += 1
+        if self.restarts > MAX_RESTARTS:
+            raise WorkerLost("crashed", say("not_run", reason=f"the worker was lost {MAX_RESTARTS} times"))
+        self.run()
+
+    def _stop_worker(self) -> None:
+        if self.worker is not None:
+            text = self.worker.stop()
+            if text and not self.output:
+                self.output = text
+            self.worker = None
+
+    def close(self) -> None:
+        self._stop_worker()
+
+
+def versions() -> dict[str, str]:
+    import hypothesis
+    import torch
+
+    from grader import __version__
+
+    return {"propgrade": __version__, "torch": torch.__version__, "hypothesis": hypothesis.__version__, "python": platform.python_version()}
+
+
+def grade(submission: Submission, options: Options) -> SubmissionResult:
+    """Grade one submission; never raises for anything the submission does."""
+    started = time.perf_counter()
+    properties = options.properties or catalogue()
+    if submission.problem is not None:
+        verdicts = [Verdict(p.id, "error", submission.problem) for p in properties]
+        return score(submission, verdicts, properties, [], "", time.perf_counter() - started, options, versions(), status="unreadable")
+    session = Session(submission, options)
+    verdicts: list[Verdict] = []
+    try:
+        try:
+            session.run()
+            names = session.request("names", {"names": contract_names()}, doing="listing names")
+            cuda = session.request("devices", {}, doing="asking for devices")["cuda"] and options.device == "cuda"
+        except WorkerLost as lost:
+            verdicts = [Verdict(p.id, lost.reason if lost.reason == "timeout" else "crashed", lost.message) for p in properties]
+            return score(submission, verdicts, properties, session.cells, session.output, time.perf_counter() - started, options, versions(), status="crashed")
+        subject = Subject(session, names, cuda=cuda)
+        for prop in properties:
+            try:
+                session.ensure_worker()
+            except WorkerLost as lost:
+                verdicts.append(Verdict(prop.id, "crashed", lost.message))
+                continue
+            verdicts.append(check(prop, subject, seed=options.seed, profile=options.profile))
+    finally:
+        session.close()
+    return score(submission, verdicts, properties, session.cells, session.output, time.perf_counter() - started, options, versions())
+
+
+def _grade_in_child(submission: Submission, options: Options) -> SubmissionResult:
+    return grade(submission, options)
+
+
+def grade_many(submissions: list[Submission], options: Options, jobs: int = 1, on_result=None) -> list[SubmissionResult]:
+    """Grade a class, ``jobs`` submissions at a time, each in its own worker.
+
+    With several jobs, each submission is graded by a controller process of
+    ours (spawned, never forked from a process that holds torch threads);
+    ``on_result`` sees each result as soon as it exists, in completion order.
+    """
+    results: dict[int, SubmissionResult] = {}
+    if jobs <= 1:
+        for index, submission in enumerate(submissions):
+            results[index] = grade(submission, options)
+            if on_result:
+                on_result(results[index])
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = {pool.submit(_grade_in_child, s, options): i for i, s in enumerate(submissions)}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                if on_result:
+                    on_result(results[futures[future]])
+    return [results[i] for i in range(len(submissions))]

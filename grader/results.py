@@ -1,0 +1,174 @@
+"""Write one grading result in every format: Gradescope results.json, JUnit XML, the CSV gradebook.
+
+All three are views of ``SubmissionResult``; the language is chosen here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from grader.properties import CATALOGUE, TOPICS
+from grader.score import SubmissionResult
+
+HEADINGS = {
+    "summary": ("{score:g} / {max:g} points", "得分 {score:g} / {max:g}"),
+    "skipped": ("Not checked on this machine (left out of the score): {ids}", "本机未检查（不计入总分）：{ids}"),
+    "cells": ("Cells that raised while the notebook ran:", "运行 notebook 时抛出异常的单元格："),
+    "example": ("Minimal failing example:", "最小反例："),
+}
+
+
+def heading(key: str, lang: str, **fields) -> str:
+    return HEADINGS[key][0 if lang == "en" else 1].format(**fields)
+
+
+def feedback(result: SubmissionResult, verdict, lang: str) -> str:
+    prop = CATALOGUE[verdict.property]
+    lines = [prop.statement_in(lang), verdict.message.render(lang)]
+    if verdict.counterexample and verdict.kind in ("failed", "error"):
+        lines += [heading("example", lang), verdict.counterexample]
+    return "\n".join(lines)
+
+
+def overview(result: SubmissionResult, lang: str) -> str:
+    lines = [heading("summary", lang, score=result.score, max=result.max_score)]
+    if result.problem is not None:
+        lines.append(result.problem.render(lang))
+    failed_cells = [c for c in result.cells if not c.ok]
+    if failed_cells:
+        lines.append(heading("cells", lang))
+        lines += [f"  {c.message.render(lang)}" for c in failed_cells]
+    if result.skipped:
+        lines.append(heading("skipped", lang, ids=", ".join(v.property for v in result.skipped)))
+    return "\n".join(lines)
+
+
+def gradescope(result: SubmissionResult, lang: str = "en") -> dict:
+    tests = []
+    for number, verdict in enumerate(result.verdicts, start=1):
+        prop = CATALOGUE[verdict.property]
+        skipped = verdict.kind == "skipped"
+        test = {
+            "name": f"{prop.id}: {prop.statement_in(lang)}",
+            "number": str(number),
+            "score": prop.points if verdict.kind == "passed" else 0.0,
+            "max_score": 0.0 if skipped else prop.points,
+            "output": feedback(result, verdict, lang),
+            "tags": [prop.topic],
+            "visibility": "visible",
+            "extra_data": {"property": prop.id, "verdict": verdict.kind},
+        }
+        if not skipped:
+            test["status"] = "passed" if verdict.kind == "passed" else "failed"
+        tests.append(test)
+    return {
+        "score": result.score,
+        "max_score": result.max_score,
+        "execution_time": round(result.seconds, 3),
+        "output": overview(result, lang),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+        "extra_data": machine_record(result),
+    }
+
+
+def machine_record(result: SubmissionResult) -> dict:
+    """propgrade's own record: everything a regrade or a report needs, language-neutral."""
+    return {
+        "propgrade": {
+            "submission": result.submission,
+            "id": result.id,
+            "kind": result.kind,
+            "status": result.status,
+            "sha256": result.sha256,
+            "seed": result.seed,
+            "device": result.device,
+            "profile": result.profile,
+            "versions": result.versions,
+            "properties": [
+                {
+                    "id": v.property,
+                    "topic": CATALOGUE[v.property].topic,
+                    "verdict": v.kind,
+                    "points": result.points[v.property] if v.kind == "passed" else 0.0,
+                    "max_points": 0.0 if v.kind == "skipped" else result.points[v.property],
+                    "message": {"key": v.message.key, "en": v.message.render("en"), "zh": v.message.render("zh")},
+                    "counterexample": v.counterexample,
+                    "student_error": v.student_error,
+                }
+                for v in result.verdicts
+            ],
+            "cells": [
+                {"cell": c.cell, "ok": c.ok, "message": c.message.render("en") if c.message else None} for c in result.cells
+            ],
+            "problem": result.problem.render("en") if result.problem else None,
+            "output": result.output[-20000:],
+        }
+    }
+
+
+def junit(result: SubmissionResult, lang: str = "en") -> ET.ElementTree:
+    suite = ET.Element("testsuite", name=f"propgrade.{result.id}", tests=str(len(result.verdicts)), time=f"{result.seconds:.3f}")
+    counts = {"failures": 0, "errors": 0, "skipped": 0}
+    for verdict in result.verdicts:
+        prop = CATALOGUE[verdict.property]
+        case = ET.SubElement(suite, "testcase", classname=f"propgrade.{prop.topic}", name=prop.id, time=f"{verdict.seconds:.3f}")
+        text = feedback(result, verdict, lang)
+        if verdict.kind == "skipped":
+            ET.SubElement(case, "skipped", message=verdict.message.render(lang))
+            counts["skipped"] += 1
+        elif verdict.kind in ("failed", "missing"):
+            ET.SubElement(case, "failure", message=verdict.message.render(lang), type=verdict.kind).text = text
+            counts["failures"] += 1
+        elif verdict.kind != "passed":
+            ET.SubElement(case, "error", message=verdict.message.render(lang), type=verdict.kind).text = text
+            counts["errors"] += 1
+    for key, value in counts.items():
+        suite.set(key, str(value))
+    return ET.ElementTree(suite)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path`` and rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_submission(result: SubmissionResult, out: Path, lang: str = "en") -> Path:
+    folder = out / result.id
+    atomic_write(folder / "results.json", json.dumps(gradescope(result, lang), ensure_ascii=False, indent=2).encode())
+    tree = junit(result, lang)
+    ET.indent(tree)
+    atomic_write(folder / "junit.xml", ET.tostring(tree.getroot(), encoding="utf-8", xml_declaration=True))
+    return folder
+
+
+def write_summary(results: list[SubmissionResult], out: Path) -> Path:
+    ids = list(CATALOGUE)
+    rows = [["submission", "id", "score", "max_score", "status", "seconds", *ids]]
+    for r in results:
+        kinds = {v.property: v.kind for v in r.verdicts}
+        rows.append([r.submission, r.id, f"{r.score:g}", f"{r.max_score:g}", r.status, f"{r.seconds:.2f}", *(kinds.get(i, "") for i in ids)])
+    path = out / "summary.csv"
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    atomic_write(path, buffer.getvalue().encode())
+    return path
+
+
+def topic_title(topic: str, lang: str) -> str:
+    return TOPICS[topic][0 if lang == "en" else 1]

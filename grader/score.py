@@ -1,0 +1,58 @@
+"""Verdicts to a score: points for what holds, skipped properties left out of both sides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from grader.check import Verdict
+from grader.messages import Message
+
+
+@dataclass
+class SubmissionResult:
+    submission: str
+    id: str
+    kind: str
+    score: float
+    max_score: float
+    status: str  # "graded", "unreadable" (could not be read), "crashed" (never got far enough to be checked)
+    seconds: float
+    verdicts: list[Verdict]
+    points: dict[str, float]
+    cells: list = field(default_factory=list)
+    output: str = ""
+    problem: Message | None = None
+    seed: int = 0
+    device: str = "cpu"
+    profile: str = "default"
+    versions: dict = field(default_factory=dict)
+    sha256: str = ""
+
+    @property
+    def skipped(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.kind == "skipped"]
+
+
+def score(submission, verdicts, properties, cells, output, seconds, options, versions, status: str = "graded") -> SubmissionResult:
+    points = {p.id: p.points for p in properties}
+    earned = sum(points[v.property] for v in verdicts if v.kind == "passed")
+    possible = sum(points[v.property] for v in verdicts if v.counts_toward_score)
+    return SubmissionResult(
+        submission=submission.path,
+        id=submission.id,
+        kind=submission.kind,
+        score=round(earned, 6),
+        max_score=round(possible, 6),
+        status=status,
+        seconds=seconds,
+        verdicts=verdicts,
+        points=points,
+        cells=cells,
+        output=output,
+        problem=submission.problem,
+        seed=options.seed,
+        device=options.device,
+        profile=options.profile,
+        versions=versions,
+        sha256=submission.sha256,
+    )

@@ -1,0 +1,239 @@
+"""Starting, talking to, limiting and stopping worker processes.
+
+Each worker runs ``remote.py`` in a fresh directory holding a copy of the
+submission, with a scrubbed environment, in a session of its own. The parent
+enforces every limit from outside: a deadline on each reply, a memory cap
+(``RLIMIT_AS`` set inside the worker before student code, and a resident-size
+watchdog here), capped output. Whatever happens, ``stop`` kills the session
+and any stray process that carries the worker's token.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader import remote, wire
+from grader.messages import say
+from grader.outcomes import WorkerLost
+from grader.subject import unwrap
+
+MAX_REPLY_BYTES = 1 << 30
+GIB = 1 << 30
+
+
+@dataclass(frozen=True)
+class Limits:
+    call_seconds: float = 10.0
+    cell_seconds: float = 60.0
+    total_seconds: float = 900.0
+    start_seconds: float = 120.0
+    memory_bytes: int = 4 * GIB
+    output_bytes: int = 64 * 1024
+
+
+def memory_text(n: int) -> str:
+    return f"{n / GIB:g} GiB" if n >= GIB else f"{n / (1 << 20):g} MiB"
+
+
+class Output:
+    """Drains a pipe so the worker never blocks on it, keeping only the first ``cap`` bytes."""
+
+    def __init__(self, stream, cap: int):
+        self.kept = bytearray()
+        self.total = 0
+        self._cap = cap
+        self._thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, stream) -> None:
+        for chunk in iter(lambda: stream.read1(65536), b""):
+            self.total += len(chunk)
+            room = self._cap - len(self.kept)
+            if room > 0:
+                self.kept += chunk[:room]
+
+    def text(self) -> str:
+        self._thread.join(timeout=1)
+        text = self.kept.decode("utf-8", errors="replace")
+        if self.total > len(self.kept):
+            text += f"\n[... {self.total - len(self.kept)} more bytes of output not kept]"
+        return text
+
+
+class Worker:
+    """One worker process serving one submission's requests."""
+
+    def __init__(self, source_dir: Path, *, limits: Limits, seed: int, device: str):
+        self.limits = limits
+        self.seed = seed
+        self.device = device
+        self.token = uuid.uuid4().hex
+        self.root = Path(tempfile.mkdtemp(prefix="propgrade-"))
+        self.workdir = self.root / "work"
+        shutil.copytree(source_dir, self.workdir, symlinks=False, ignore_dangling_symlinks=True, dirs_exist_ok=False) if source_dir else self.workdir.mkdir()
+        (self.workdir / ".tmp").mkdir(exist_ok=True)
+        self.process: subprocess.Popen | None = None
+        self.output: Output | None = None
+        self.memory_exceeded = False
+        self.lost: WorkerLost | None = None
+
+    def environment(self) -> dict[str, str]:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.workdir),
+            "TMPDIR": str(self.workdir / ".tmp"),
+            "LANG": "C.UTF-8",
+            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONIOENCODING": "utf-8",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "MPLBACKEND": "Agg",
+            "PROPGRADE_SEED": str(self.seed),
+            "PROPGRADE_TOKEN": self.token,
+            "PROPGRADE_MEMORY": str(self.limits.memory_bytes if self.device == "cpu" else 0),
+        }
+        if self.device == "cpu":
+            env["CUDA_VISIBLE_DEVICES"] = ""
+        for name in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "SYSTEMROOT"):
+            if name in os.environ and name not in env:
+                env[name] = os.environ[name]
+        return env
+
+    def start(self) -> dict:
+        request_read, self._request_write = os.pipe()
+        self._reply_read, reply_write = os.pipe()
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", remote.__file__, str(request_read), str(reply_write)],
+            pass_fds=(request_read, reply_write),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=self.workdir,
+            env=self.environment(),
+            start_new_session=True,
+        )
+        os.close(request_read)
+        os.close(reply_write)
+        self.output = Output(self.process.stdout, self.limits.output_bytes)
+        threading.Thread(target=self._watch_memory, daemon=True).start()
+        return self._reply(time.monotonic() + self.limits.start_seconds, "starting the worker")
+
+    def request(self, op: str, args: dict, *, doing: str, seconds: float | None = None) -> dict:
+        """Send one request and wait for its reply, at most ``seconds`` (the per-call limit by default)."""
+        if self.lost is not None:
+            raise self.lost
+        seconds = self.limits.call_seconds if seconds is None else seconds
+        try:
+            wire.write_frame(self._request_write, {"op": op, "args": args})
+        except OSError:
+            self._lose("crashed", doing)
+        return unwrap(self._reply(time.monotonic() + seconds, doing, seconds), doing)
+
+    def _reply(self, deadline: float, doing: str, seconds: float | None = None) -> dict:
+        size = int.from_bytes(self._read(8, deadline, doing, seconds), "big")
+        if size > MAX_REPLY_BYTES:
+            self._lose("protocol", doing)
+        try:
+            return wire.decode(self._read(size, deadline, doing, seconds))
+        except wire.WireError:
+            self._lose("protocol", doing)
+
+    def _read(self, size: int, deadline: float, doing: str, seconds: float | None) -> bytes:
+        chunks, remaining = [], size
+        while remaining:
+            left = deadline - time.monotonic()
+            ready = select.select([self._reply_read], [], [], max(left, 0))[0] if left > 0 else []
+            if not ready:
+                self._lose("timeout", doing, seconds)
+            chunk = os.read(self._reply_read, min(remaining, 1 << 20))
+            if not chunk:
+                self._lose("crashed", doing)
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+
+    def _lose(self, reason: str, doing: str, seconds: float | None = None):
+        self.kill()
+        code = self.process.wait() if self.process else None
+        if self.memory_exceeded or (reason == "crashed" and code == -signal.SIGKILL and self.memory_exceeded):
+            reason, message = "memory", say("memory", cap=memory_text(self.limits.memory_bytes), doing=doing)
+        elif reason == "timeout":
+            message = say("timeout", seconds=seconds or self.limits.start_seconds, doing=doing)
+        elif reason == "crashed":
+            detail = f"exit code {code}" if code is not None and code >= 0 else f"signal {signal.Signals(-code).name}" if code else "no reply"
+            message = say("crashed", doing=doing, detail=detail)
+        else:
+            message = say("protocol", doing=doing)
+        self.lost = WorkerLost("timeout" if reason == "timeout" else reason, message)
+        raise self.lost
+
+    def _watch_memory(self) -> None:
+        """Kill the worker when its resident memory passes the cap (RLIMIT_AS is the first line)."""
+        page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+        statm = f"/proc/{self.process.pid}/statm"
+        while self.process.poll() is None:
+            try:
+                with open(statm) as f:
+                    resident = int(f.read().split()[1]) * page
+            except (OSError, ValueError, IndexError):
+                return
+            if resident > self.limits.memory_bytes:
+                self.memory_exceeded = True
+                self.kill()
+                return
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            self.process.kill()
+
+    def stop(self) -> str:
+        """End the worker and everything it started; returns its captured output."""
+        if self.process is not None:
+            self.kill()
+            self.process.wait()
+            kill_strays(self.token)
+            for fd in (self._request_write, self._reply_read):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        text = self.output.text() if self.output else ""
+        shutil.rmtree(self.root, ignore_errors=True)
+        return text
+
+
+def kill_strays(token: str) -> int:
+    """Kill processes that escaped the worker's session but still carry its token."""
+    if not os.path.isdir("/proc"):
+        return 0
+    needle = f"PROPGRADE_TOKEN={token}".encode()
+    killed = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if needle in f.read():
+                    os.kill(int(entry), signal.SIGKILL)
+                    killed += 1
+        except (OSError, ProcessLookupError):
+            continue
+    return killed
