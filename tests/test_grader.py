@@ -1,0 +1,182 @@
+"""End to end: grading real files through the worker, and every output format."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from grader import wire
+from grader.cli import main
+from grader.grade import Options, grade
+from grader.load import load_all, safe_id
+from grader.properties import CATALOGUE, catalogue
+from grader.results import gradescope, junit, write_submission, write_summary
+from grader.workermanage import Limits
+
+ROOT = Path(__file__).resolve().parents[1]
+CORRECT = ROOT / "submissions" / "correct"
+FAST = Limits(call_seconds=10, cell_seconds=30, total_seconds=300, memory_bytes=3 << 30)
+
+
+def options(**kwargs) -> Options:
+    return Options(profile="ci", limits=FAST, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def correct_module():
+    (submission,) = load_all([str(CORRECT / "modern_module.py")])
+    return grade(submission, options())
+
+
+def test_correct_module_gets_full_marks_on_what_could_be_checked(correct_module):
+    failed = [(v.property, v.message.render("en")) for v in correct_module.verdicts if v.kind not in ("passed", "skipped")]
+    assert failed == []
+    assert correct_module.score == correct_module.max_score > 0
+    skipped = {v.property for v in correct_module.verdicts if v.kind == "skipped"}
+    if not torch.cuda.is_available():
+        assert skipped == {"functions_on_cuda_match_cpu", "models_on_cuda_match_cpu", "params_round_trip_across_devices"}
+        total = sum(p.points for p in catalogue())
+        assert correct_module.max_score == total - sum(CATALOGUE[i].points for i in skipped)
+
+
+def test_results_json_follows_gradescope_schema(correct_module):
+    data = gradescope(correct_module, "en")
+    assert set(data) >= {"score", "max_score", "execution_time", "output", "tests", "extra_data"}
+    assert len(data["tests"]) == len(catalogue())
+    for test in data["tests"]:
+        assert set(test) >= {"name", "score", "max_score", "output", "visibility"}
+        assert test["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
+        assert test.get("status", "passed") in ("passed", "failed")
+        assert test["score"] <= test["max_score"] or test["max_score"] == 0
+    assert sum(t["score"] for t in data["tests"]) == pytest.approx(data["score"])
+    assert sum(t["max_score"] for t in data["tests"]) == pytest.approx(data["max_score"])
+    record = data["extra_data"]["propgrade"]
+    assert record["seed"] == 0 and "torch" in record["versions"]
+    skipped = [p for p in record["properties"] if p["verdict"] == "skipped"]
+    assert all(p["max_points"] == 0 for p in skipped)
+    json.dumps(data)
+
+
+def test_chinese_results_speak_chinese(correct_module):
+    data = gradescope(correct_module, "zh")
+    assert "得分" in data["output"]
+    assert any("成立" in t["output"] for t in data["tests"])
+
+
+def test_junit_is_read_by_a_junit_parser(correct_module, tmp_path):
+    junitparser = pytest.importorskip("junitparser")
+    folder = write_submission(correct_module, tmp_path)
+    xml = junitparser.JUnitXml.fromfile(str(folder / "junit.xml"))
+    suites = [xml] if isinstance(xml, junitparser.TestSuite) else list(xml)
+    cases = [case for suite in suites for case in suite]
+    assert len(cases) == len(catalogue())
+    outcomes = [type(r).__name__ for case in cases for r in case.result]
+    assert outcomes.count("Skipped") == len(correct_module.skipped)
+    assert "Failure" not in outcomes and "Error" not in outcomes
+
+
+def test_summary_csv_has_one_column_per_property(correct_module, tmp_path):
+    path = write_summary([correct_module], tmp_path)
+    rows = list(csv.DictReader(path.open()))
+    assert rows[0]["submission"].endswith("modern_module.py")
+    assert rows[0]["id"] == "modern_module"
+    assert float(rows[0]["score"]) == correct_module.score
+    assert all(rows[0][pid] in ("passed", "skipped") for pid in CATALOGUE)
+
+
+def test_buggy_submission_loses_exactly_what_it_breaks():
+    (submission,) = load_all([str(ROOT / "submissions" / "buggy" / "step_zero_is_zero.py")])
+    ids = ["step_of_zero_is_one", "step_matches_definition", "relu_matches_definition", "AND_truth_table"]
+    result = grade(submission, options(properties=[CATALOGUE[i] for i in ids]))
+    kinds = {v.property: v.kind for v in result.verdicts}
+    assert kinds == {"step_of_zero_is_one": "failed", "step_matches_definition": "failed", "relu_matches_definition": "passed", "AND_truth_table": "failed"} or kinds["AND_truth_table"] == "passed"
+    message = next(v for v in result.verdicts if v.property == "step_of_zero_is_one").message.render("en")
+    assert "step(" in message and "expected 1.0" in message
+    assert result.score == CATALOGUE["relu_matches_definition"].points + (CATALOGUE["AND_truth_table"].points if kinds["AND_truth_table"] == "passed" else 0)
+
+
+def test_same_seed_gives_the_same_results():
+    (submission,) = load_all([str(ROOT / "submissions" / "buggy" / "step_zero_is_zero.py")])
+    ids = ["step_matches_definition", "step_is_monotone", "XOR_works_on_any_batch"]
+    runs = [gradescope(grade(submission, options(properties=[CATALOGUE[i] for i in ids])), "en") for _ in range(2)]
+    for run in runs:
+        run.pop("execution_time")
+    assert runs[0] == runs[1]
+
+
+def test_ids_are_safe_and_unique():
+    taken: set[str] = set()
+    ids = [safe_id(p, taken) for p in ["a/小明 作业.ipynb", "b/小明 作业.ipynb", "x/../CON.py", "hw.py", "HW.py", "..."]]
+    assert len(set(i.lower() for i in ids)) == len(ids)
+    assert all(i and all(c.isascii() and (c.isalnum() or c in "-_.") for c in i) for i in ids)
+
+
+def test_unreadable_inputs_get_a_verdict_not_a_crash(tmp_path):
+    (tmp_path / "broken.ipynb").write_text("{ not json")
+    (tmp_path / "syntax.py").write_text("def step(z):\n    return z +\n")
+    (tmp_path / "notes.txt").write_text("ignored in a class folder")
+    results = {s.id: s for s in load_all([str(tmp_path / "broken.ipynb"), str(tmp_path / "syntax.py")])}
+    assert "not a readable Jupyter notebook" in results["broken"].problem.render("en")
+    assert "line 2" in results["syntax"].problem.render("en")
+    graded = grade(results["syntax"], options(properties=[CATALOGUE["step_of_zero_is_one"]]))
+    assert graded.status == "unreadable" and graded.score == 0
+    assert graded.verdicts[0].kind == "error"
+
+
+def test_class_folder_expands_and_ignores_other_files(tmp_path):
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_text("x = 1\n")
+    (tmp_path / "readme.txt").write_text("")
+    student = tmp_path / "carol"
+    student.mkdir()
+    (student / "work.ipynb").write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    subs = load_all([str(tmp_path)])
+    assert [s.id for s in subs] == ["a", "b", "carol"]
+    assert subs[2].kind == "notebook" and subs[2].entry == "work.ipynb"
+
+
+def test_wire_refuses_anything_but_plain_data():
+    frame = wire.encode({"x": torch.arange(6.0).reshape(2, 3), "meta": torch.empty(2, device="meta"), "n": float("inf")})
+    back = wire.decode(frame)
+    assert torch.equal(back["x"], torch.arange(6.0).reshape(2, 3)) and back["meta"].device.type == "meta" and back["n"] == float("inf")
+    with pytest.raises(wire.WireError):
+        wire.decode(frame[:-3])
+    with pytest.raises(TypeError):
+        wire.encode({"f": object()})
+    forged = wire.encode({"t": torch.zeros(2)}).replace(b'"float32"', b'"pickle!"')
+    with pytest.raises(wire.WireError):
+        wire.decode(forged)
+
+
+def test_cli_usage_errors_exit_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["grade", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert main(["grade", str(tmp_path / "a.py"), "--out", str(tmp_path / "out"), "--jobs", "0"]) == 2
+
+
+def test_cli_grades_and_fail_under(tmp_path):
+    module = tmp_path / "tiny.py"
+    module.write_text("import torch\ndef relu(z):\n    return torch.relu(z)\n")
+    out = tmp_path / "out"
+    args = ["grade", str(module), "--out", str(out), "--profile", "ci", "--device", "cpu"]
+    assert main(args) == 0
+    assert (out / "tiny" / "results.json").exists() and (out / "tiny" / "junit.xml").exists() and (out / "summary.csv").exists()
+    assert main([*args, "--fail-under", "50"]) == 1
+
+
+def test_pytest_plugin_runs_one_test_per_property(tmp_path):
+    module = tmp_path / "partial.py"
+    module.write_text("import torch\ndef relu(z):\n    return torch.relu(z)\ndef step(z):\n    return (z > 0).to(z.dtype)\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--propgrade-submission", str(module), "-k", "relu_matches or step_of_zero or tanh_is_odd"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+    )
+    assert "1 passed" in run.stdout and "2 failed" in run.stdout, run.stdout[-3000:]
+    assert "expected 1.0" in run.stdout and "tanh is not defined" in run.stdout
