@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import junitparser
 import pytest
 import torch
 
@@ -70,7 +71,6 @@ def test_chinese_results_speak_chinese(correct_module):
 
 
 def test_junit_is_read_by_a_junit_parser(correct_module, tmp_path):
-    junitparser = pytest.importorskip("junitparser")
     folder = write_submission(correct_module, tmp_path)
     xml = junitparser.JUnitXml.fromfile(str(folder / "junit.xml"))
     suites = [xml] if isinstance(xml, junitparser.TestSuite) else list(xml)
