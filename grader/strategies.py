@@ -33,13 +33,29 @@ def floats(dtype: torch.dtype, *, infinite: bool = False, bound: float | None = 
     )
 
 
+def landmarks(dtype: torch.dtype, *, infinite: bool = False, bound: float | None = None) -> torch.Tensor:
+    """Values where wrong formulas typically break: 0, -0, small, the exp overflow points, the extremes."""
+    biggest = torch.finfo(dtype).max if bound is None else bound
+    values = [0.0, -0.0, 0.5, 1.0, 2.0, 20.0, 45.0, 89.0, 200.0, 710.0, 1e4, 1e30, biggest]
+    values = [v for v in values if abs(v) <= biggest]
+    values += [-v for v in values]
+    if infinite and bound is None:
+        values += [float("inf"), float("-inf")]
+    return torch.tensor(values, dtype=dtype)
+
+
 def tensors(dtype: torch.dtype, shape=None, *, infinite: bool = False, bound: float | None = None, elements=None):
-    """Float tensors of ``dtype``; extreme values (and +-inf when asked) included."""
-    return hnp.arrays(
-        _NUMPY[dtype],
-        shape if shape is not None else shapes(),
-        elements=elements if elements is not None else floats(dtype, infinite=infinite, bound=bound),
-    ).map(lambda array: torch.from_numpy(np.ascontiguousarray(array)))
+    """Float tensors of ``dtype``, any shape (0-d and empty included) unless one is given.
+
+    The default elements mix any float with landmark values, so the overflow
+    points and infinities are tried often and still shrink element by element.
+    """
+    if elements is None:
+        special = st.sampled_from(landmarks(dtype, infinite=infinite, bound=bound).tolist())
+        elements = st.one_of(floats(dtype, infinite=infinite, bound=bound), special)
+    return hnp.arrays(_NUMPY[dtype], shape if shape is not None else shapes(), elements=elements).map(
+        lambda array: torch.from_numpy(np.array(array, copy=True, order="C"))
+    )
 
 
 @st.composite

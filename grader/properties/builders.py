@@ -32,7 +32,7 @@ def forward_matches(subject, model, formula, x, doing):
           needs=["seq_net"], points=2, examples=1)
 def seq_net_has_the_lesson_layers(subject, data):
     info = subject.describe(subject.new("seq_net"))
-    check_modules(info, {"": SEQUENTIAL, "0": LINEAR, "1": TANH, "2": LINEAR}, "seq_net")
+    check_modules(info, {"": SEQUENTIAL, "0": LINEAR, "1": TANH, "2": LINEAR}, "seq_net", exact=True)
     check_parameters(info, seq_net_shapes(), "seq_net")
 
 
@@ -51,7 +51,7 @@ def seq_net_forward_is_the_formula(subject, data):
           needs=["seq_model"], points=2, examples=1)
 def seq_model_has_named_layers(subject, data):
     info = subject.describe(subject.new("seq_model"))
-    check_modules(info, {"": SEQUENTIAL, "hidden_linear": LINEAR, "hidden_activation": TANH, "output_linear": LINEAR}, "seq_model")
+    check_modules(info, {"": SEQUENTIAL, "hidden_linear": LINEAR, "hidden_activation": TANH, "output_linear": LINEAR}, "seq_model", exact=True)
     check_parameters(info, seq_model_shapes(), "seq_model")
     order = [m["name"] for m in info["modules"] if m["name"]]
     if order[:3] != ["hidden_linear", "hidden_activation", "output_linear"]:
@@ -149,7 +149,7 @@ def neural_network_has_the_lesson_layers(subject, data):
     info = subject.describe(subject.new("NeuralNetwork"))
     stack = "linear_relu_stack"
     check_modules(info, {"flatten": FLATTEN, stack: SEQUENTIAL, f"{stack}.0": LINEAR, f"{stack}.1": RELU,
-                         f"{stack}.2": LINEAR, f"{stack}.3": RELU, f"{stack}.4": LINEAR}, "NeuralNetwork()")
+                         f"{stack}.2": LINEAR, f"{stack}.3": RELU, f"{stack}.4": LINEAR}, "NeuralNetwork()", exact=True)
     check_parameters(info, neural_network_shapes(), "NeuralNetwork()")
     count = sum(torch.Size(p["shape"]).numel() for p in info["parameters"])
     if count != 669_706:

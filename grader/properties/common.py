@@ -88,9 +88,13 @@ def check_parameters(info: dict, shapes: dict[str, tuple[int, ...]], doing: str)
         raise fail("structure", doing=doing, detail="; ".join(parts))
 
 
-def check_modules(info: dict, expected: dict[str, str], doing: str) -> None:
-    """Named submodules of the expected types (Linear sizes are covered by the parameter shapes)."""
+def check_modules(info: dict, expected: dict[str, str], doing: str, exact: bool = False) -> None:
+    """Named submodules of the expected types (Linear sizes are covered by the parameter shapes);
+    ``exact``: nothing else either (a Sequential with an extra trailing layer is another network)."""
     modules = {m["name"]: m["type"] for m in info["modules"]}
+    extra = sorted(set(modules) - set(expected) - {""})
+    if exact and extra:
+        raise fail("structure", doing=doing, detail=f"it has layers the lesson's network does not: {', '.join(extra)}")
     for name, kind in expected.items():
         if name not in modules:
             raise fail("structure", doing=doing, detail=f"it has no submodule {name!r}")
