@@ -164,8 +164,12 @@ def grade(submission: Submission, options: Options) -> SubmissionResult:
         try:
             session.run()
             names = session.request("names", {"names": contract_names()}, doing="listing names")
-            cuda = session.request("devices", {}, doing="asking for devices")["cuda"] and options.device == "cuda"
-        except WorkerLost as lost:
+            cuda = session.request("devices", {}, doing="asking for devices").get("cuda") is True and options.device == "cuda"
+            if not isinstance(names, dict):
+                raise WorkerLost("protocol", say("protocol", doing="listing names"))
+        except (WorkerLost, Exception) as lost:  # Exception: a worker answering with nonsense
+            if not isinstance(lost, WorkerLost):
+                lost = WorkerLost("protocol", say("protocol", doing="starting the submission"))
             verdicts = [Verdict(p.id, lost.reason if lost.reason == "timeout" else "crashed", lost.message) for p in properties]
             return score(submission, verdicts, properties, session.cells, session.output, time.perf_counter() - started, options, versions(), status="crashed")
         subject = Subject(session, names, cuda=cuda)
@@ -175,7 +179,10 @@ def grade(submission: Submission, options: Options) -> SubmissionResult:
             except WorkerLost as lost:
                 verdicts.append(Verdict(prop.id, "crashed", lost.message))
                 continue
-            verdicts.append(check(prop, subject, seed=options.seed, profile=options.profile))
+            try:
+                verdicts.append(check(prop, subject, seed=options.seed, profile=options.profile))
+            except WorkerLost as lost:  # lost outside Hypothesis's run, e.g. while shrinking setup
+                verdicts.append(Verdict(prop.id, "timeout" if lost.reason == "timeout" else "crashed", lost.message))
     finally:
         session.close()
     return score(submission, verdicts, properties, session.cells, session.output, time.perf_counter() - started, options, versions())

@@ -106,6 +106,7 @@ class Executor:
             from IPython.core.interactiveshell import InteractiveShell
 
             self._shell = InteractiveShell.instance(user_ns=self.namespace)
+            self._shell.enable_gui = lambda gui=None: None  # no event loop here; %matplotlib inline still works
             self._shell.showtraceback = lambda *args, **kwargs: None
             self._shell.showsyntaxerror = lambda *args, **kwargs: None
             self.namespace.setdefault("__name__", "submission")

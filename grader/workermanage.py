@@ -116,7 +116,7 @@ class Worker:
         request_read, self._request_write = os.pipe()
         self._reply_read, reply_write = os.pipe()
         self.process = subprocess.Popen(
-            [sys.executable, "-I", remote.__file__, str(request_read), str(reply_write)],
+            [sys.executable, "-I", "-u", remote.__file__, str(request_read), str(reply_write)],
             pass_fds=(request_read, reply_write),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -127,6 +127,7 @@ class Worker:
         )
         os.close(request_read)
         os.close(reply_write)
+        os.set_blocking(self._request_write, False)
         self.output = Output(self.process.stdout, self.limits.output_bytes)
         threading.Thread(target=self._watch_memory, daemon=True).start()
         return self._reply(time.monotonic() + self.limits.start_seconds, "starting the worker")
@@ -136,11 +137,24 @@ class Worker:
         if self.lost is not None:
             raise self.lost
         seconds = self.limits.call_seconds if seconds is None else seconds
-        try:
-            wire.write_frame(self._request_write, {"op": op, "args": args})
-        except OSError:
-            self._lose("crashed", doing)
-        return unwrap(self._reply(time.monotonic() + seconds, doing, seconds), doing)
+        deadline = time.monotonic() + seconds
+        self._send(wire.encode({"op": op, "args": args}), deadline, doing, seconds)
+        return unwrap(self._reply(deadline, doing, seconds), doing)
+
+    def _send(self, frame: bytes, deadline: float, doing: str, seconds: float) -> None:
+        """Write a request without ever blocking past the deadline (a worker may stop reading)."""
+        view = memoryview(len(frame).to_bytes(8, "big") + frame)
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([], [self._request_write], [], left)[1]:
+                self._lose("timeout", doing, seconds)
+            try:
+                written = os.write(self._request_write, view[: 1 << 16])
+            except BlockingIOError:
+                continue
+            except OSError:
+                self._lose("crashed", doing)
+            view = view[written:]
 
     def _reply(self, deadline: float, doing: str, seconds: float | None = None) -> dict:
         size = int.from_bytes(self._read(8, deadline, doing, seconds), "big")
@@ -197,12 +211,14 @@ class Worker:
             time.sleep(0.05)
 
     def kill(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+        """Kill the worker's whole session, even after the worker itself has exited."""
+        if self.process is None:
             return
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
-            self.process.kill()
+            if self.process.poll() is None:
+                self.process.kill()
 
     def stop(self) -> str:
         """End the worker and everything it started; returns its captured output."""

@@ -1,0 +1,501 @@
+"""Isolation: bad, broken and hostile submissions get the verdict they deserve, and nothing more.
+
+Each test grades one file of ``submissions/hostile/`` (its top comment says what it does and what it
+should get) with a few relevant properties and short limits, and checks the verdicts, the time it
+took, and that the grader, its output folder and the machine are left as they were.
+
+Tests marked ``xfail(strict=True)`` document grader bugs found here: they assert what *should*
+happen and fail today. When a bug is fixed its test XPASSes, which fails the run: drop the marker.
+Only an ``AssertionError`` counts as the expected failure; anything else in the harness is an error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.grade import Options, grade
+from grader.load import load_all
+from grader.properties import CATALOGUE, catalogue
+from grader.workermanage import Limits
+
+ROOT = Path(__file__).resolve().parents[1]
+HOSTILE = ROOT / "submissions" / "hostile"
+CORRECT = ROOT / "submissions" / "correct"
+
+catalogue()  # fills CATALOGUE
+
+LIMITS = Limits(call_seconds=3, cell_seconds=5, total_seconds=60, memory_bytes=2 << 30)
+
+ACTIVATIONS = ["relu_matches_definition", "step_matches_definition", "sigmoid_matches_definition", "tanh_matches_definition"]
+SOME = ["relu_matches_definition", "step_matches_definition", "sigmoid_matches_definition", "AND_truth_table"]
+
+
+def bug(reason: str):
+    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=f"grader bug: {reason}")
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def run(path: Path, ids: list[str], limits: Limits = LIMITS):
+    """Grade one file with the given properties; the result, with ``wall`` (seconds) added."""
+    (submission,) = load_all([str(path)])
+    started = time.monotonic()
+    result = grade(submission, Options(profile="ci", properties=[CATALOGUE[i] for i in ids], limits=limits))
+    result.wall = time.monotonic() - started
+    return result
+
+
+def kinds(result) -> dict[str, str]:
+    return {v.property: v.kind for v in result.verdicts}
+
+
+def messages(result) -> dict[str, str]:
+    return {v.property: v.message.render("en") for v in result.verdicts}
+
+
+def failed_cells(result) -> dict[int, str]:
+    return {c.cell: c.message.render("en") if c.message else "" for c in result.cells if not c.ok}
+
+
+def read_proc(pid: int, name: str) -> bytes:
+    try:
+        with open(f"/proc/{pid}/{name}", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def alive(pid: int) -> bool:
+    stat = read_proc(pid, "stat")
+    return bool(stat) and stat.rsplit(b")", 1)[1].split()[0] != b"Z"
+
+
+def pids_running(program: str, argument: str) -> list[int]:
+    """Live processes whose command line is ``program argument`` (program matched by base name)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        argv = read_proc(int(entry), "cmdline").split(b"\0")
+        if len(argv) >= 2 and os.path.basename(argv[0]) == program.encode() and argv[1] == argument.encode() and alive(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            stat = read_proc(int(entry), "stat")
+            if stat and int(stat.rsplit(b")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def kill_pids(pids) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+class Watcher:
+    """Notes, while grading runs, the live processes ``program argument`` that carry a PROPGRADE_TOKEN."""
+
+    def __init__(self, *commands: tuple[str, str]):
+        self.commands = commands
+        self.seen: dict[int, tuple[str, str]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            for command in self.commands:
+                for pid in pids_running(*command):
+                    if b"PROPGRADE_TOKEN=" in read_proc(pid, "environ"):
+                        self.seen.setdefault(pid, command)
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+GRADE_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from grader.grade import Options, grade
+    from grader.load import load_all
+    from grader.properties import CATALOGUE, catalogue
+    from grader.workermanage import Limits
+    catalogue()
+    path, ids, limits = sys.argv[1], sys.argv[2].split(","), json.loads(sys.argv[3])
+    (submission,) = load_all([path])
+    result = grade(submission, Options(profile="ci", properties=[CATALOGUE[i] for i in ids], limits=Limits(**limits)))
+    print("RESULT " + json.dumps({"status": result.status, "kinds": {v.property: v.kind for v in result.verdicts}}), flush=True)
+    """
+)
+
+
+def child_env(tmp: Path) -> dict[str, str]:
+    """For a grading child process: its temporary folders (the workers' too) go under ``tmp``, so
+    the ones it leaves behind when it is killed are cleaned with pytest's ``tmp_path``."""
+    (tmp / "tmp").mkdir(exist_ok=True)
+    return dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", TMPDIR=str(tmp / "tmp"))
+
+
+def grade_in_subprocess(path: Path, ids: list[str], limits: dict, timeout: float, tmp: Path):
+    """Grade in a child python (for submissions that attack the grading process itself).
+
+    Returns (returncode or None when it had to be killed, parsed result or None, seconds). On a
+    timeout the child and the workers it started are killed by pid.
+    """
+    env = child_env(tmp)
+    started = time.monotonic()
+    child = subprocess.Popen(
+        [sys.executable, "-c", GRADE_SCRIPT, str(path), ",".join(ids), json.dumps(limits)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        out, _ = child.communicate(timeout=timeout)
+        code = child.returncode
+    except subprocess.TimeoutExpired:
+        kill_pids(children_of(child.pid))
+        child.kill()
+        out, _ = child.communicate()
+        code = None
+    seconds = time.monotonic() - started
+    lines = [line for line in out.decode(errors="replace").splitlines() if line.startswith("RESULT ")]
+    return code, json.loads(lines[-1][len("RESULT "):]) if lines else None, seconds
+
+
+# -- files that cannot be read --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("malformed_json.ipynb", ["malformed_json.ipynb", "not a readable Jupyter notebook"]),
+        ("not_a_notebook.ipynb", ["not_a_notebook.ipynb", "not a readable Jupyter notebook"]),
+        ("latin1_no_cookie.py", ["latin1_no_cookie.py", "cannot decode the source"]),
+        ("syntax_error.py", ["syntax_error.py", "line 6", "SyntaxError", "expected ':'"]),
+    ],
+)
+def test_unreadable_files_are_reported_not_run(name, words):
+    result = run(HOSTILE / name, SOME)
+    assert result.status == "unreadable"
+    assert result.score == 0 and result.max_score == sum(CATALOGUE[i].points for i in SOME)
+    assert set(kinds(result).values()) == {"error"}
+    for text in messages(result).values():
+        assert text.startswith("the submission could not be read")
+        for word in words:
+            assert word in text
+    assert result.problem is not None and result.cells == []
+    assert result.wall < 5  # no worker was started
+
+
+def test_nbformat_v3_notebook_is_upgraded_and_graded():
+    result = run(HOSTILE / "nbformat_v3.ipynb", SOME + ["module_net_forward_is_the_formula"])
+    assert result.status == "graded"
+    assert set(kinds(result).values()) == {"passed"}, messages(result)
+    assert result.score == result.max_score > 0
+    assert failed_cells(result) == {}
+
+
+def test_empty_module_defines_nothing():
+    assert (HOSTILE / "empty.py").stat().st_size == 0
+    result = run(HOSTILE / "empty.py", SOME)
+    assert result.status == "graded"
+    assert set(kinds(result).values()) == {"missing"}
+    assert result.score == 0
+    assert failed_cells(result) == {}
+
+
+def test_import_error_at_top_names_the_line_and_leaves_names_missing():
+    result = run(HOSTILE / "import_error.py", SOME)
+    assert result.status == "graded"
+    assert set(kinds(result).values()) == {"missing"}
+    cells = failed_cells(result)
+    assert list(cells) == [1]
+    assert "import_error.py, line 4" in cells[1]
+    assert "ModuleNotFoundError" in cells[1] and "not_a_real_module" in cells[1]
+
+
+# -- hangs, crashes, exits, memory, output --------------------------------------------------------
+
+
+def test_infinite_loop_at_top_level_is_cut_at_the_total_limit():
+    limits = Limits(call_seconds=2, cell_seconds=3, total_seconds=6, memory_bytes=2 << 30)
+    result = run(HOSTILE / "toplevel_infinite_loop.py", SOME, limits)
+    assert result.status == "crashed"
+    assert set(kinds(result).values()) == {"timeout"}
+    assert all("timed out" in text for text in messages(result).values())
+    assert result.wall < limits.total_seconds + 10
+
+
+def test_infinite_loop_in_step_times_out_only_step():
+    result = run(HOSTILE / "step_infinite_loop.py", ["step_matches_definition", "relu_matches_definition", "step_of_zero_is_one", "sigmoid_matches_definition", "AND_truth_table"])
+    got = kinds(result)
+    assert got["step_matches_definition"] == got["step_of_zero_is_one"] == "timeout"
+    assert "timed out after 3 s in step(" in messages(result)["step_matches_definition"]
+    assert got["relu_matches_definition"] == got["sigmoid_matches_definition"] == got["AND_truth_table"] == "passed"
+    assert result.status == "graded"
+    assert result.wall < 30
+
+
+def test_memory_bomb_is_stopped_and_earlier_definitions_count():
+    result = run(HOSTILE / "memory_bomb.py", ["relu_matches_definition", "sigmoid_matches_definition", "AND_truth_table"])
+    assert set(kinds(result).values()) == {"passed"}, messages(result)
+    cells = failed_cells(result)
+    assert list(cells) == [1]
+    assert "MemoryError" in cells[1] or "memory cap" in cells[1]
+    # the grading process itself never held the bomb
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 < LIMITS.memory_bytes
+    assert result.wall < 30
+
+
+def test_os_exit_in_sigmoid_crashes_only_sigmoid():
+    ids = ["sigmoid_matches_definition", "sigmoid_is_bounded", "tanh_is_rescaled_sigmoid", "relu_matches_definition", "step_matches_definition", "tanh_matches_definition", "AND_truth_table"]
+    result = run(HOSTILE / "os_exit_in_sigmoid.py", ids)
+    got = kinds(result)
+    for pid in ("sigmoid_matches_definition", "sigmoid_is_bounded", "tanh_is_rescaled_sigmoid"):
+        assert got[pid] == "crashed", (pid, messages(result)[pid])
+        assert "ended its own process" in messages(result)[pid] and "exit code 0" in messages(result)[pid]
+    for pid in ("relu_matches_definition", "step_matches_definition", "tanh_matches_definition", "AND_truth_table"):
+        assert got[pid] == "passed", (pid, messages(result)[pid])
+    assert result.status == "graded"
+    assert result.wall < 30
+
+
+def test_sys_exit_at_top_level_keeps_the_definitions():
+    result = run(HOSTILE / "sys_exit_at_top.py", SOME)
+    assert set(kinds(result).values()) == {"passed"}, messages(result)
+    cells = failed_cells(result)
+    assert list(cells) == [1] and "SystemExit: 1" in cells[1]
+
+
+def test_huge_output_is_drained_and_capped():
+    result = run(HOSTILE / "huge_output.py", SOME)
+    assert set(kinds(result).values()) == {"passed"}, messages(result)
+    assert len(result.output.encode()) < LIMITS.output_bytes + 1024
+    assert result.output.startswith("spam spam")
+    assert "more bytes of output not kept" in result.output
+    assert result.wall < 30
+
+
+# -- cheating -------------------------------------------------------------------------------------
+
+
+def test_patched_comparisons_do_not_inflate_the_score():
+    result = run(HOSTILE / "patched_comparisons.py", ACTIVATIONS + ["step_of_zero_is_one", "relu_splits_identity"])
+    got = kinds(result)
+    for pid in ACTIVATIONS + ["step_of_zero_is_one", "relu_splits_identity"]:
+        assert got[pid] == "failed", (pid, messages(result)[pid])
+    assert result.score == 0
+
+
+def test_lying_tensor_subclass_is_not_believed():
+    ids = ACTIVATIONS + ["relu_is_bounded", "step_of_zero_is_one", "AND_truth_table"]
+    result = run(HOSTILE / "lying_tensor_subclass.py", ids)
+    got = kinds(result)
+    assert set(got.values()) == {"failed"}, messages(result)
+    assert "LyingTensor" in messages(result)["relu_matches_definition"]
+    assert result.score == 0
+
+
+def test_importing_the_reference_or_the_grader_is_refused():
+    result = run(HOSTILE / "import_reference.py", SOME)
+    assert set(kinds(result).values()) == {"missing"}
+    assert result.score == 0
+    cells = failed_cells(result)
+    assert list(cells) == [1]
+    assert "ImportError" in cells[1] and "not available to submissions" in cells[1]
+
+
+FORGED_NAMES = ("results.json", "junit.xml", "summary.csv")
+FORGED_MARK = b"PROPGRADE-FORGED-BY-SUBMISSION"
+
+
+def test_forged_result_files_do_not_reach_the_output_folder(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    (out / "someone").mkdir(parents=True)
+    for name in FORGED_NAMES:
+        (out / name).write_text(f"real {name}\n")
+    (out / "someone" / "results.json").write_text('{"score": 1}\n')
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()}
+    monkeypatch.chdir(tmp_path)
+    stale = {name: (Path("/tmp") / name).read_bytes() if (Path("/tmp") / name).is_file() else None for name in FORGED_NAMES}
+    try:
+        result = run(HOSTILE / "forged_result_files.py", ACTIVATIONS + ["step_of_zero_is_one"])
+        got = kinds(result)
+        assert set(got.values()) == {"failed"}, messages(result)
+        assert result.score == 0
+        after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()}
+        assert after == before
+        assert not any(FORGED_MARK in p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+        # the submission did run its forgery (into /tmp, where nobody reads it)
+        assert FORGED_MARK in (Path("/tmp") / "results.json").read_bytes()
+    finally:
+        for name in FORGED_NAMES:
+            path = Path("/tmp") / name
+            if path.is_file() and FORGED_MARK in path.read_bytes() and stale[name] is None:
+                path.unlink()
+
+
+def test_signal_ignoring_submission_leaves_no_process_behind():
+    with Watcher(("sleep", "1000"), ("sleep", "1001")) as watcher:
+        result = run(HOSTILE / "ignores_signals_and_spawns.py", ["relu_matches_definition", "step_matches_definition"])
+    assert kinds(result) == {"relu_matches_definition": "passed", "step_matches_definition": "timeout"}
+    assert set(watcher.seen.values()) == {("sleep", "1000"), ("sleep", "1001")}, "the submission should have started both"
+    survivors = [pid for pid in watcher.seen if alive(pid)]
+    kill_pids(survivors)
+    assert survivors == []
+    assert result.wall < 30
+
+
+def test_correct_submission_after_hostile_ones_still_gets_full_marks():
+    ids = SOME + ["tanh_is_rescaled_sigmoid", "module_net_forward_is_the_formula", "save_params_writes_a_weights_only_state_dict"]
+    first = run(CORRECT / "modern_module.py", ids)
+    assert first.score == first.max_score > 0, messages(first)
+    for name in ("os_exit_in_sigmoid.py", "patched_comparisons.py", "huge_output.py"):
+        hostile = run(HOSTILE / name, ids)
+        assert hostile.score < hostile.max_score
+    again = run(CORRECT / "modern_module.py", ids)
+    assert again.score == again.max_score == first.max_score, messages(again)
+    assert kinds(again) == kinds(first)
+
+
+# -- answers the grader's own checking code cannot digest: verdicts, never a crash ------------------
+
+
+def test_meta_tensor_result_is_a_failure_not_a_crash():
+    result = run(HOSTILE / "meta_tensor_result.py", ["step_matches_definition", "relu_matches_definition"])  # grade() used to raise here
+    assert kinds(result) == {"step_matches_definition": "failed", "relu_matches_definition": "passed"}
+
+
+def test_complex_losses_are_a_failure_not_a_crash():
+    result = run(HOSTILE / "complex_losses.py", ["train_follows_the_reference_loop", "relu_matches_definition"])  # grade() used to raise here
+    assert kinds(result)["train_follows_the_reference_loop"] == "failed"
+
+
+# -- the correct notebooks (full catalogue) -------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, raising", [("lesson_style.ipynb", set()), ("with_broken_cell.ipynb", {"NameError", "ZeroDivisionError"})])
+def test_correct_notebooks_get_full_marks(name, raising):
+    (submission,) = load_all([str(CORRECT / name)])
+    result = grade(submission, Options(profile="ci", limits=Limits(call_seconds=10, cell_seconds=30, total_seconds=300, memory_bytes=2 << 30)))
+    assert result.status == "graded"
+    not_passed = {v.property: v.message.render("en") for v in result.verdicts if v.kind not in ("passed", "skipped")}
+    assert not_passed == {}
+    assert result.score == result.max_score > 0
+    # only the cells meant to raise fail, and any cell holding `%matplotlib` (a known grader bug, below)
+    cells = {cell: text for cell, text in failed_cells(result).items() if "%matplotlib" not in submission.cells[cell - 1]}
+    assert {re.sub(r"^cell \d+ raised (\w+):.*$", r"\1", text, flags=re.S) for text in cells.values()} == raising
+    assert len(cells) == len(raising)
+
+
+# -- grader bugs found here (xfail: they assert what should happen) --------------------------------
+
+
+def test_matplotlib_inline_magic_works():
+    result = run(HOSTILE / "matplotlib_magic_first.ipynb", ["relu_matches_definition", "AND_truth_table"])
+    assert failed_cells(result) == {}
+    assert set(kinds(result).values()) == {"passed"}, messages(result)
+
+
+def test_printed_output_reaches_the_result(tmp_path):
+    path = tmp_path / "printer.py"
+    path.write_text("import torch\nprint('hello from the student')\n\n\ndef relu(z):\n    return torch.relu(z)\n")
+    result = run(path, ["relu_matches_definition"])
+    assert kinds(result) == {"relu_matches_definition": "passed"}
+    assert "hello from the student" in result.output
+
+
+@bug("a process with an empty environment in its own session escapes Worker.stop (killpg + token scan)")
+def test_env_clearing_daemon_does_not_survive():
+    before = set(pids_running("sleep", "1002"))
+    result = run(HOSTILE / "escape_env_daemon.py", ["relu_matches_definition"])
+    survivors = [pid for pid in pids_running("sleep", "1002") if pid not in before]
+    kill_pids(survivors)
+    assert kinds(result) == {"relu_matches_definition": "passed"}
+    assert survivors == []
+
+
+def test_child_of_an_exited_worker_does_not_survive():
+    before = set(pids_running("sleep", "1003"))
+    limits = Limits(call_seconds=2, cell_seconds=3, total_seconds=5, memory_bytes=2 << 30)
+    result = run(HOSTILE / "escape_after_exit.py", ["relu_matches_definition"], limits)
+    survivors = [pid for pid in pids_running("sleep", "1003") if pid not in before]
+    kill_pids(survivors)
+    assert kinds(result) == {"relu_matches_definition": "timeout"}
+    assert survivors == []
+
+
+@bug("the worker can import the reference from the grader's checkout (path in sys.argv[0], name-only import blocker)")
+def test_reference_cannot_be_loaded_from_disk():
+    result = run(HOSTILE / "steal_reference.py", SOME)
+    assert "passed" not in set(kinds(result).values()), messages(result)
+
+
+def test_forged_worker_replies_do_not_crash_the_grader():
+    try:
+        result = run(HOSTILE / "forged_worker_replies.py", ["relu_matches_definition"])
+    except Exception as error:  # noqa: BLE001 - the point of the test
+        raised = error
+    else:
+        raised = None
+    assert raised is None, f"grade() raised {raised!r}"
+    assert kinds(result)["relu_matches_definition"] != "passed"
+
+
+@bug("the worker can SIGKILL its parent (same user, no PID namespace): the grading process dies")
+def test_worker_cannot_kill_the_grader(tmp_path):
+    limits = {"call_seconds": 3, "cell_seconds": 5, "total_seconds": 30}
+    code, result, _ = grade_in_subprocess(HOSTILE / "kills_the_grader.py", ["relu_matches_definition"], limits, 25, tmp_path)
+    if code is None:
+        raise RuntimeError("grading kills_the_grader.py did not finish in 25 s")
+    assert code == 0 and result is not None, f"the grading process ended with {code}"
+
+
+@bug("requests are written with a blocking os.write outside the deadline: a worker that stops reading hangs the grader")
+def test_worker_that_stops_reading_cannot_hang_the_grader(tmp_path):
+    limits = {"call_seconds": 3, "cell_seconds": 3, "total_seconds": 40}
+    code, result, seconds = grade_in_subprocess(HOSTILE / "blocked_request_pipe.ipynb", ["relu_matches_definition"], limits, 15, tmp_path)
+    assert code is not None, f"grading was still stuck after {seconds:.0f} s with a 3 s cell limit"
+    assert code == 0 and result is not None
+
+
+@bug("a worker can find `--out` in its ancestors' /proc cmdline and rewrite other submissions' results.json")
+def test_submission_cannot_rewrite_other_results(tmp_path):
+    victim = tmp_path / "victim.py"
+    victim.write_text("import torch\n\n\ndef relu(z):\n    return torch.relu(z)\n")
+    out = tmp_path / "out"
+    env = child_env(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "grader.cli", "grade", str(victim), str(HOSTILE / "tamper_other_results.py"), "--out", str(out), "--profile", "ci", "--total-timeout", "60"],
+        cwd=ROOT, env=env, capture_output=True, timeout=60,
+    )
+    if done.returncode != 0 or not (out / "victim" / "results.json").is_file():
+        raise RuntimeError(f"propgrade grade failed ({done.returncode}): {done.stdout.decode()[-2000:]} {done.stderr.decode()[-2000:]}")
+    text = (out / "victim" / "results.json").read_text()
+    assert "PROPGRADE-TAMPERED-BY-ANOTHER-SUBMISSION" not in text
+    assert json.loads(text)["score"] > 0
