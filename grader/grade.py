@@ -183,9 +183,12 @@ def grade(submission: Submission, options: Options) -> SubmissionResult:
                 verdicts.append(check(prop, subject, seed=options.seed, profile=options.profile))
             except WorkerLost as lost:  # lost outside Hypothesis's run, e.g. while shrinking setup
                 verdicts.append(Verdict(prop.id, "timeout" if lost.reason == "timeout" else "crashed", lost.message))
+        isolation = session.worker.isolation if session.worker else {}
     finally:
         session.close()
-    return score(submission, verdicts, properties, session.cells, session.output, time.perf_counter() - started, options, versions())
+    result = score(submission, verdicts, properties, session.cells, session.output, time.perf_counter() - started, options, versions())
+    result.isolation = isolation
+    return result
 
 
 def _grade_in_child(submission: Submission, options: Options) -> SubmissionResult:

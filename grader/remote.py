@@ -373,6 +373,77 @@ def hide_grader() -> None:
     sys.path_importer_cache.clear()
 
 
+NOBODY = 65534
+
+
+MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 1 << 18
+MS_LOCKED_DOWN = 1 | 2 | 4 | 8  # read-only, nosuid, nodev, noexec
+
+
+def _mount(libc, source: str, target: str, kind: str | None, flags: int, options: str | None = None) -> bool:
+    encode = lambda text: text.encode() if text is not None else None  # noqa: E731
+    return libc.mount(encode(source), encode(target), encode(kind), flags, encode(options)) == 0
+
+
+def _reachable_for_nobody(libc, paths: list[str], staging: str) -> None:
+    """Let ``nobody`` reach Python's own files when they sit under a private directory (``/root/.pyenv``).
+
+    The private ancestor is replaced, inside this mount namespace only, by an
+    empty tmpfs that holds just the directories on the way to those files.
+    """
+    by_ancestor: dict[str, set[str]] = {}
+    for path in paths:
+        parts = os.path.realpath(path).split(os.sep)[1:]
+        for depth in range(1, len(parts)):
+            ancestor = os.sep + os.sep.join(parts[:depth])
+            if not os.stat(ancestor).st_mode & 0o001:
+                by_ancestor.setdefault(ancestor, set()).add(parts[depth])
+                break
+    for number, (ancestor, children) in enumerate(sorted(by_ancestor.items())):
+        staged = []
+        for child in sorted(children):
+            stage = os.path.join(staging, f"{number}-{child}")
+            os.makedirs(stage, exist_ok=True)
+            if _mount(libc, os.path.join(ancestor, child), stage, None, MS_BIND | MS_REC):
+                staged.append((child, stage))
+        if not _mount(libc, "tmpfs", ancestor, "tmpfs", 0, "size=64k,mode=0711"):
+            continue
+        for child, stage in staged:
+            target = os.path.join(ancestor, child)
+            os.makedirs(target, exist_ok=True)
+            _mount(libc, stage, target, None, MS_BIND | MS_REC)
+
+
+def confine() -> dict:
+    """The strongest isolation this platform allows, applied before any student code runs.
+
+    As root on Linux: a private mount namespace where the grader's directories
+    (``PROPGRADE_HIDE``) are covered by empty read-only mounts, then the user
+    ``nobody``, who can neither undo those mounts, nor signal the grader, read
+    its memory or environment, nor write its results. Elsewhere only the
+    import hook applies. Returns what was applied, for the record.
+    """
+    applied = {"import_hook": True, "hidden": [], "user": None}
+    if sys.platform != "linux" or os.geteuid() != 0:
+        return applied
+    import ctypes
+    import sysconfig
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x00020000) != 0 or not _mount(libc, "none", "/", None, MS_REC | MS_PRIVATE):
+        return applied
+    for path in filter(None, os.environ.get("PROPGRADE_HIDE", "").split(os.pathsep)):
+        if _mount(libc, "tmpfs", path, "tmpfs", MS_LOCKED_DOWN, "size=4k,mode=0555"):
+            applied["hidden"].append(path)
+    python_files = {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable)), *sysconfig.get_paths().values()}
+    _reachable_for_nobody(libc, sorted(python_files), os.path.join(os.getcwd(), ".tmp", ".stage"))
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+    applied["user"] = "nobody"
+    return applied
+
+
 def read_frame(fd: int):
     def exactly(size: int) -> bytes:
         chunks = []
@@ -406,6 +477,7 @@ def serve(request_fd: int, reply_fd: int) -> None:
     executor = Executor()
     hide_grader()
     cap_memory()
+    isolation = confine()
     seed = int(os.environ.get("PROPGRADE_SEED", "0"))
     import random
 
@@ -417,7 +489,7 @@ def serve(request_fd: int, reply_fd: int) -> None:
         numpy.random.seed(seed)
     except ImportError:
         pass
-    wire.write_frame(reply_fd, {"status": "ready", "pid": os.getpid()})
+    wire.write_frame(reply_fd, {"status": "ready", "pid": os.getpid(), "isolation": isolation})
     while True:
         try:
             request = read_frame(request_fd)

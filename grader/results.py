@@ -92,6 +92,7 @@ def machine_record(result: SubmissionResult) -> dict:
             "device": result.device,
             "profile": result.profile,
             "versions": result.versions,
+            "isolation": result.isolation,
             "properties": [
                 {
                     "id": v.property,

@@ -27,6 +27,7 @@ class SubmissionResult:
     profile: str = "default"
     versions: dict = field(default_factory=dict)
     sha256: str = ""
+    isolation: dict = field(default_factory=dict)  # what the worker could apply: import hook, hidden paths, user
 
     @property
     def skipped(self) -> list[Verdict]:

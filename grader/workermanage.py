@@ -30,6 +30,28 @@ from grader.subject import unwrap
 
 MAX_REPLY_BYTES = 1 << 30
 GIB = 1 << 30
+PR_SET_CHILD_SUBREAPER = 36
+LIVE_WORKERS: set[int] = set()
+
+
+def grader_directories() -> list[str]:
+    """What a worker must not see: the grader, the reference, and the repository around them."""
+    import grader
+    import reference
+
+    packages = [Path(grader.__file__).parent, Path(reference.__file__).parent]
+    root = packages[0].parent
+    extra = [root / name for name in ("tests", "submissions", "benchmarks", ".git") if (root / name).is_dir()]
+    return [str(p) for p in packages + extra]
+
+
+def become_subreaper() -> bool:
+    """Adopt orphans of our workers (a daemon that left the session and cleared its environment)."""
+    if sys.platform != "linux":
+        return False
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
 
 
 @dataclass(frozen=True)
@@ -83,10 +105,15 @@ class Worker:
         self.workdir = self.root / "work"
         shutil.copytree(source_dir, self.workdir, symlinks=False, ignore_dangling_symlinks=True, dirs_exist_ok=False) if source_dir else self.workdir.mkdir()
         (self.workdir / ".tmp").mkdir(exist_ok=True)
+        if sys.platform == "linux" and os.geteuid() == 0:
+            self.root.chmod(0o711)
+            for path in [self.workdir, *self.workdir.rglob("*")]:
+                os.chown(path, remote.NOBODY, remote.NOBODY, follow_symlinks=False)
         self.process: subprocess.Popen | None = None
         self.output: Output | None = None
         self.memory_exceeded = False
         self.lost: WorkerLost | None = None
+        self.isolation: dict = {}
 
     def environment(self) -> dict[str, str]:
         env = {
@@ -104,6 +131,8 @@ class Worker:
             "PROPGRADE_SEED": str(self.seed),
             "PROPGRADE_TOKEN": self.token,
             "PROPGRADE_MEMORY": str(self.limits.memory_bytes if self.device == "cpu" else 0),
+            "PROPGRADE_HIDE": os.pathsep.join(grader_directories()),
+            "MPLCONFIGDIR": str(self.workdir / ".tmp"),
         }
         if self.device == "cpu":
             env["CUDA_VISIBLE_DEVICES"] = ""
@@ -113,6 +142,7 @@ class Worker:
         return env
 
     def start(self) -> dict:
+        become_subreaper()
         request_read, self._request_write = os.pipe()
         self._reply_read, reply_write = os.pipe()
         self.process = subprocess.Popen(
@@ -128,9 +158,12 @@ class Worker:
         os.close(request_read)
         os.close(reply_write)
         os.set_blocking(self._request_write, False)
+        LIVE_WORKERS.add(self.process.pid)
         self.output = Output(self.process.stdout, self.limits.output_bytes)
         threading.Thread(target=self._watch_memory, daemon=True).start()
-        return self._reply(time.monotonic() + self.limits.start_seconds, "starting the worker")
+        ready = self._reply(time.monotonic() + self.limits.start_seconds, "starting the worker")
+        self.isolation = ready.get("isolation", {}) if isinstance(ready, dict) else {}
+        return ready
 
     def request(self, op: str, args: dict, *, doing: str, seconds: float | None = None) -> dict:
         """Send one request and wait for its reply, at most ``seconds`` (the per-call limit by default)."""
@@ -225,6 +258,7 @@ class Worker:
         if self.process is not None:
             self.kill()
             self.process.wait()
+            LIVE_WORKERS.discard(self.process.pid)
             kill_strays(self.token)
             for fd in (self._request_write, self._reply_read):
                 try:
@@ -236,20 +270,41 @@ class Worker:
         return text
 
 
-def kill_strays(token: str) -> int:
-    """Kill processes that escaped the worker's session but still carry its token."""
+def kill_strays(token: str, rounds: int = 5) -> int:
+    """Kill what a worker left behind: processes carrying its token, and orphans we adopted.
+
+    Repeated a few times, since a daemon may be half-way through a double fork.
+    """
     if not os.path.isdir("/proc"):
         return 0
     needle = f"PROPGRADE_TOKEN={token}".encode()
+    me = os.getpid()
     killed = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                if needle in f.read():
+    for _ in range(rounds):
+        found = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) in LIVE_WORKERS or int(entry) == me:
+                continue
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    tagged = needle in f.read()
+                with open(f"/proc/{entry}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if tagged or parent == me:  # a child of ours that is no live worker: an adopted orphan
+                try:
                     os.kill(int(entry), signal.SIGKILL)
-                    killed += 1
-        except (OSError, ProcessLookupError):
-            continue
+                    found += 1
+                except ProcessLookupError:
+                    continue
+                if parent == me:
+                    try:
+                        os.waitpid(int(entry), 0)
+                    except ChildProcessError:
+                        pass
+        killed += found
+        if not found:
+            break
+        time.sleep(0.05)
     return killed

@@ -46,6 +46,14 @@ def bug(reason: str):
     return pytest.mark.xfail(strict=True, raises=AssertionError, reason=f"grader bug: {reason}")
 
 
+ROOT_ISOLATION = sys.platform == "linux" and os.geteuid() == 0
+
+
+def needs_root_isolation(reason: str):
+    """Closed by the worker's mount namespace and the user nobody, which need root on Linux."""
+    return pytest.mark.xfail(not ROOT_ISOLATION, strict=True, raises=AssertionError, reason=f"without root: {reason}")
+
+
 # -- helpers ------------------------------------------------------------------------------------
 
 
@@ -113,22 +121,48 @@ def kill_pids(pids) -> None:
             pass
 
 
+def stat_fields(pid: int) -> list[bytes]:
+    """/proc/PID/stat after the command name: state, ppid, pgrp, session, ..."""
+    stat = read_proc(pid, "stat")
+    return stat.rsplit(b")", 1)[1].split() if stat else []
+
+
+def token_of(pid: int) -> bytes | None:
+    for item in read_proc(pid, "environ").split(b"\0"):
+        if item.startswith(b"PROPGRADE_TOKEN="):
+            return item[len(b"PROPGRADE_TOKEN="):]
+    return None
+
+
 class Watcher:
-    """Notes, while grading runs, the live processes ``program argument`` that carry a PROPGRADE_TOKEN."""
+    """While grading runs in this process, notes its workers (children of this process running
+    remote.py) and the live processes ``program argument`` that belong to them: those carrying one
+    of their tokens, or in one of their process groups. Other test runs on the machine (which grade
+    the same files at the same time) are left out."""
 
     def __init__(self, *commands: tuple[str, str]):
         self.commands = commands
+        self.workers: dict[int, bytes | None] = {}
         self.seen: dict[int, tuple[str, str]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
     def _watch(self) -> None:
+        me = str(os.getpid()).encode()
         while not self._stop.is_set():
+            for entry in os.listdir("/proc"):
+                if entry.isdigit() and int(entry) not in self.workers:
+                    fields = stat_fields(int(entry))
+                    if len(fields) > 1 and fields[1] == me and b"remote.py" in read_proc(int(entry), "cmdline"):
+                        self.workers[int(entry)] = token_of(int(entry))
+            tokens = {t for t in self.workers.values() if t}
+            groups = {str(pid).encode() for pid in self.workers}
             for command in self.commands:
                 for pid in pids_running(*command):
-                    if b"PROPGRADE_TOKEN=" in read_proc(pid, "environ"):
+                    fields = stat_fields(pid)
+                    if token_of(pid) in tokens or (len(fields) > 2 and fields[2] in groups):
                         self.seen.setdefault(pid, command)
-            time.sleep(0.05)
+            time.sleep(0.02)
 
     def __enter__(self):
         self._thread.start()
@@ -351,8 +385,9 @@ def test_forged_result_files_do_not_reach_the_output_folder(tmp_path, monkeypatc
         after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()}
         assert after == before
         assert not any(FORGED_MARK in p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
-        # the submission did run its forgery (into /tmp, where nobody reads it)
-        assert FORGED_MARK in (Path("/tmp") / "results.json").read_bytes()
+        # the submission did run its forgery (the fake pytest lines are printed after the files are
+        # written); its output is reported as output, nothing more
+        assert "94 passed in 1.00s" in result.output
     finally:
         for name in FORGED_NAMES:
             path = Path("/tmp") / name
@@ -407,13 +442,13 @@ def test_correct_notebooks_get_full_marks(name, raising):
     not_passed = {v.property: v.message.render("en") for v in result.verdicts if v.kind not in ("passed", "skipped")}
     assert not_passed == {}
     assert result.score == result.max_score > 0
-    # only the cells meant to raise fail, and any cell holding `%matplotlib` (a known grader bug, below)
-    cells = {cell: text for cell, text in failed_cells(result).items() if "%matplotlib" not in submission.cells[cell - 1]}
+    # only the cells meant to raise fail (`%matplotlib inline`, `!echo hi`, `%time` do not)
+    cells = failed_cells(result)
     assert {re.sub(r"^cell \d+ raised (\w+):.*$", r"\1", text, flags=re.S) for text in cells.values()} == raising
     assert len(cells) == len(raising)
 
 
-# -- grader bugs found here (xfail: they assert what should happen) --------------------------------
+# -- grader bugs found here: those still marked xfail are open, the others are fixed regressions ----
 
 
 def test_matplotlib_inline_magic_works():
@@ -430,7 +465,6 @@ def test_printed_output_reaches_the_result(tmp_path):
     assert "hello from the student" in result.output
 
 
-@bug("a process with an empty environment in its own session escapes Worker.stop (killpg + token scan)")
 def test_env_clearing_daemon_does_not_survive():
     before = set(pids_running("sleep", "1002"))
     result = run(HOSTILE / "escape_env_daemon.py", ["relu_matches_definition"])
@@ -441,16 +475,17 @@ def test_env_clearing_daemon_does_not_survive():
 
 
 def test_child_of_an_exited_worker_does_not_survive():
-    before = set(pids_running("sleep", "1003"))
     limits = Limits(call_seconds=2, cell_seconds=3, total_seconds=5, memory_bytes=2 << 30)
-    result = run(HOSTILE / "escape_after_exit.py", ["relu_matches_definition"], limits)
-    survivors = [pid for pid in pids_running("sleep", "1003") if pid not in before]
+    with Watcher(("sleep", "1003")) as watcher:  # the sleeper has no token: found by its process group
+        result = run(HOSTILE / "escape_after_exit.py", ["relu_matches_definition"], limits)
+    assert watcher.seen, "the submission should have started `sleep 1003`"
+    survivors = [pid for pid in watcher.seen if alive(pid)]
     kill_pids(survivors)
     assert kinds(result) == {"relu_matches_definition": "timeout"}
     assert survivors == []
 
 
-@bug("the worker can import the reference from the grader's checkout (path in sys.argv[0], name-only import blocker)")
+@needs_root_isolation("the worker can import the reference from the grader's checkout (path in sys.argv[0], name-only import blocker)")
 def test_reference_cannot_be_loaded_from_disk():
     result = run(HOSTILE / "steal_reference.py", SOME)
     assert "passed" not in set(kinds(result).values()), messages(result)
@@ -464,10 +499,10 @@ def test_forged_worker_replies_do_not_crash_the_grader():
     else:
         raised = None
     assert raised is None, f"grade() raised {raised!r}"
-    assert kinds(result)["relu_matches_definition"] != "passed"
+    assert kinds(result)["relu_matches_definition"] in ("missing", "crashed")
 
 
-@bug("the worker can SIGKILL its parent (same user, no PID namespace): the grading process dies")
+@needs_root_isolation("the worker can SIGKILL its parent (same user, no PID namespace): the grading process dies")
 def test_worker_cannot_kill_the_grader(tmp_path):
     limits = {"call_seconds": 3, "cell_seconds": 5, "total_seconds": 30}
     code, result, _ = grade_in_subprocess(HOSTILE / "kills_the_grader.py", ["relu_matches_definition"], limits, 25, tmp_path)
@@ -476,15 +511,16 @@ def test_worker_cannot_kill_the_grader(tmp_path):
     assert code == 0 and result is not None, f"the grading process ended with {code}"
 
 
-@bug("requests are written with a blocking os.write outside the deadline: a worker that stops reading hangs the grader")
 def test_worker_that_stops_reading_cannot_hang_the_grader(tmp_path):
     limits = {"call_seconds": 3, "cell_seconds": 3, "total_seconds": 40}
-    code, result, seconds = grade_in_subprocess(HOSTILE / "blocked_request_pipe.ipynb", ["relu_matches_definition"], limits, 15, tmp_path)
+    code, result, seconds = grade_in_subprocess(HOSTILE / "blocked_request_pipe.ipynb", ["relu_matches_definition"], limits, 20, tmp_path)
     assert code is not None, f"grading was still stuck after {seconds:.0f} s with a 3 s cell limit"
     assert code == 0 and result is not None
+    # cell 2 (which defines relu) timed out while its request was being written; the re-run skips it
+    assert result["kinds"] == {"relu_matches_definition": "missing"}
 
 
-@bug("a worker can find `--out` in its ancestors' /proc cmdline and rewrite other submissions' results.json")
+@needs_root_isolation("a worker can find `--out` in its ancestors' /proc cmdline and rewrite other submissions' results.json")
 def test_submission_cannot_rewrite_other_results(tmp_path):
     victim = tmp_path / "victim.py"
     victim.write_text("import torch\n\n\ndef relu(z):\n    return torch.relu(z)\n")

@@ -4,8 +4,8 @@
 # with os._exit(0) at top level. The sleeper holds the pipe open, so the grader sees no end of file
 # and waits for the module's time limit: status "crashed", every verdict "timeout" (a crash that looks
 # like a hang). After grading, `sleep 1003` must be gone.
-# (As of writing it survives: Worker.kill() skips os.killpg once the worker process has exited, and
-# the sleeper has no PROPGRADE_TOKEN for kill_strays to find.)
+# (It used to survive: Worker.kill() skipped os.killpg once the worker process had exited, and the
+# sleeper has no PROPGRADE_TOKEN for kill_strays to find.)
 import os
 import subprocess
 import sys
