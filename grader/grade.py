@@ -191,6 +191,14 @@ def grade(submission: Submission, options: Options) -> SubmissionResult:
     return result
 
 
+def lost_result(submission: Submission, options: Options, detail: str) -> SubmissionResult:
+    """The result for a submission whose grading process itself was lost."""
+    properties = options.properties or catalogue()
+    message = say("crashed", doing="grading", detail=detail[:300])
+    verdicts = [Verdict(p.id, "crashed", message) for p in properties]
+    return score(submission, verdicts, properties, [], "", 0.0, options, versions(), status="crashed")
+
+
 def _grade_in_child(submission: Submission, options: Options) -> SubmissionResult:
     return grade(submission, options)
 
@@ -216,7 +224,11 @@ def grade_many(submissions: list[Submission], options: Options, jobs: int = 1, o
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
             futures = {pool.submit(_grade_in_child, s, options): i for i, s in enumerate(submissions)}
             for future in as_completed(futures):
-                results[futures[future]] = future.result()
+                index = futures[future]
+                try:
+                    results[index] = future.result()
+                except Exception as error:  # noqa: BLE001 - a controller process died; the others go on
+                    results[index] = lost_result(submissions[index], options, f"{type(error).__name__}: {error}")
                 if on_result:
-                    on_result(results[futures[future]])
+                    on_result(results[index])
     return [results[i] for i in range(len(submissions))]

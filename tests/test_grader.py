@@ -180,3 +180,14 @@ def test_pytest_plugin_runs_one_test_per_property(tmp_path):
     )
     assert "1 passed" in run.stdout and "2 failed" in run.stdout, run.stdout[-3000:]
     assert "expected 1.0" in run.stdout and "tanh is not defined" in run.stdout
+
+
+def test_parallel_grading_keeps_the_order_and_every_result(tmp_path):
+    from grader.grade import grade_many
+
+    for name, body in (("first", "def relu(z):\n    return torch.relu(z)\n"), ("second", "def relu(z):\n    return z\n")):
+        (tmp_path / f"{name}.py").write_text("import torch\n" + body)
+    subs = load_all([str(tmp_path)])
+    results = grade_many(subs, options(properties=[CATALOGUE["relu_matches_definition"]]), jobs=2)
+    assert [r.id for r in results] == ["first", "second"]
+    assert [r.verdicts[0].kind for r in results] == ["passed", "failed"]

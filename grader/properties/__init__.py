@@ -56,8 +56,6 @@ def register(pid: str, topic: str, statement: str, zh: str, *, needs, points: fl
 
 
 def catalogue() -> list[Property]:
-    from grader.properties import activations, builders, collapse, devices, gates, saveload, training, xor  # noqa: F401
-
     return list(CATALOGUE.values())
 
 
@@ -66,3 +64,7 @@ def contract_names() -> list[str]:
     for prop in catalogue():
         names.update(dict.fromkeys(prop.needs))
     return list(names)
+
+
+# The families register themselves on import; importing the package loads the whole catalogue.
+from grader.properties import activations, builders, collapse, devices, gates, saveload, training, xor  # noqa: E402, F401
