@@ -535,3 +535,46 @@ def test_submission_cannot_rewrite_other_results(tmp_path):
     text = (out / "victim" / "results.json").read_text()
     assert "PROPGRADE-TAMPERED-BY-ANOTHER-SUBMISSION" not in text
     assert json.loads(text)["score"] > 0
+
+
+# Two submissions graded at once, as `propgrade grade -j 2` does (in two threads here: grade_many
+# cannot send a property subset to its pool, see the report), each printing its verdicts.
+GRADE_TWO_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, threading
+    from grader.grade import Options, grade
+    from grader.load import load_all
+    from grader.properties import CATALOGUE, catalogue
+    from grader.workermanage import Limits
+
+    catalogue()
+    ids = sys.argv[1].split(",")
+    options = Options(profile="ci", properties=[CATALOGUE[i] for i in ids], limits=Limits(call_seconds=3, cell_seconds=5, total_seconds=40))
+    results = {}
+
+    def one(submission):
+        results[submission.id] = grade(submission, options)
+
+    threads = [threading.Thread(target=one, args=(s,)) for s in load_all(sys.argv[2:])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for result in results.values():
+        print("RESULT " + json.dumps({"id": result.id, "kinds": {v.property: v.kind for v in result.verdicts}}), flush=True)
+    """
+)
+
+
+@bug("workers of different submissions run as the same user (nobody) at the same time: with -j 2 one can SIGKILL another's")
+def test_submission_cannot_kill_a_classmates_worker(tmp_path):
+    ids = ["relu_matches_definition", "step_matches_definition", "sigmoid_matches_definition", "tanh_matches_definition", "AND_truth_table", "OR_truth_table"]
+    done = subprocess.run(
+        [sys.executable, "-c", GRADE_TWO_SCRIPT, ",".join(ids), str(CORRECT / "modern_module.py"), str(HOSTILE / "kills_classmates.py")],
+        cwd=ROOT, env=child_env(tmp_path), capture_output=True, timeout=60,
+    )
+    results = {r["id"]: r["kinds"] for r in (json.loads(line[len("RESULT "):]) for line in done.stdout.decode().splitlines() if line.startswith("RESULT "))}
+    if done.returncode != 0 or set(results) != {"modern_module", "kills_classmates"}:
+        raise RuntimeError(f"grading failed ({done.returncode}): {done.stdout.decode()[-2000:]} {done.stderr.decode()[-2000:]}")
+    assert set(results["kills_classmates"].values()) == {"missing"}
+    assert set(results["modern_module"].values()) == {"passed"}, results["modern_module"]

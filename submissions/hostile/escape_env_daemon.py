@@ -2,8 +2,9 @@
 # This one double-forks a daemon into a session of its own (os.setsid) and execs `sleep 1002` with an
 # EMPTY environment, so it carries neither the worker's process group nor its PROPGRADE_TOKEN.
 # relu is correct ("passed"). After grading, `sleep 1002` must be gone.
-# (As of writing it survives: Worker.stop() only kills the worker's process group and processes
-# whose /proc/PID/environ holds the token; see the isolation tests.)
+# (It used to survive: Worker.stop() only killed the worker's process group and processes whose
+# /proc/PID/environ holds the token. Now the grading process is a child subreaper on Linux: the
+# orphaned daemon is adopted by it and killed as a child that is no live worker.)
 import os
 
 import torch

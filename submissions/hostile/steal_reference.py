@@ -3,7 +3,9 @@
 # grader's own remote.py from the grader's checkout, so sys.argv[0] says where the checkout is. This
 # submission removes the import blocker from sys.meta_path, puts the checkout on sys.path and imports
 # `reference`: it defines NO code of its own. Properties must not pass.
-# (As of writing every property it is asked about "passed": the score is fully inflated.)
+# (Closed as root on Linux: the worker's private mount namespace covers grader/ and reference/ with
+# empty mounts. Without root every property it is asked about "passed": the score is fully inflated.
+# Any OTHER readable copy of the reference on the machine, e.g. a second checkout, still works.)
 import os
 import sys
 

@@ -4,7 +4,8 @@
 # written there (the submissions graded before it) with a forged zero score. It defines nothing
 # itself (every property "missing"). After `propgrade grade victim.py tamper_other_results.py --out
 # DIR`, DIR/victim/results.json must still hold the victim's real result.
-# (As of writing the victim's results.json is replaced by the forgery.)
+# (Closed as root on Linux: as the user nobody the worker can neither read a root process's /proc
+# cwd nor write into the output folder. Without root the victim's results.json is replaced.)
 import json
 import os
 
