@@ -20,9 +20,10 @@ from grader.outcomes import WorkerLost
 from grader.properties import Property, catalogue, contract_names
 from grader.score import SubmissionResult, score
 from grader.subject import Subject
-from grader.workermanage import Limits, Worker
+from grader.workermanage import Limits, Worker, memory_text
 
 MAX_RESTARTS = 100
+GRACE_SECONDS = 3.0  # after a cell's own limit, before the worker is killed from outside
 
 
 @dataclass
@@ -88,17 +89,22 @@ class Session:
             if index in self.skip:
                 continue
             doing = self.submission.entry if module else f"cell {index}"
+            seconds = min(self.limits.cell_seconds, max(self.remaining(), 0.1))
             op, args = ("run_module", {"source": source, "filename": self.submission.entry}) if module else ("run_cell", {"source": source, "index": index})
-            seconds = min(self.limits.cell_seconds if not module else self.limits.total_seconds, max(self.remaining(), 0.1))
+            args["seconds"] = seconds
             try:
-                outcome = self.worker.request(op, args, doing=doing, seconds=seconds)
+                outcome = self.worker.request(op, args, doing=doing, seconds=seconds + GRACE_SECONDS)
             except WorkerLost as lost:
                 self.skip.add(index)
                 self._record(CellOutcome(index, False, lost.message, seconds))
                 raise
             if not outcome["ok"]:
                 error = outcome["error"]
-                if module:
+                if error.get("type") == "RanOutOfTime":
+                    message = say("timeout", seconds=round(seconds, 1), doing=doing)
+                elif error.get("type") == "MemoryError":
+                    message = say("memory", cap=memory_text(self.limits.memory_bytes), doing=doing)
+                elif module:
                     message = say("module_error", file=self.submission.entry, line=error.get("line"), type=error["type"], message=error["message"][:300])
                 else:
                     message = say("cell_error", cell=index, type=error["type"], message=error["message"][:300])
@@ -164,12 +170,10 @@ def grade(submission: Submission, options: Options) -> SubmissionResult:
         try:
             session.run()
             names = session.request("names", {"names": contract_names()}, doing="listing names")
-            cuda = session.request("devices", {}, doing="asking for devices").get("cuda") is True and options.device == "cuda"
-            if not isinstance(names, dict):
+            if not isinstance(names, dict) or not all(isinstance(k, str) for k in names):
                 raise WorkerLost("protocol", say("protocol", doing="listing names"))
-        except (WorkerLost, Exception) as lost:  # Exception: a worker answering with nonsense
-            if not isinstance(lost, WorkerLost):
-                lost = WorkerLost("protocol", say("protocol", doing="starting the submission"))
+            cuda = options.device == "cuda"  # decided here: a submission cannot talk its CUDA checks into "skipped"
+        except WorkerLost as lost:
             verdicts = [Verdict(p.id, lost.reason if lost.reason == "timeout" else "crashed", lost.message) for p in properties]
             return score(submission, verdicts, properties, session.cells, session.output, time.perf_counter() - started, options, versions(), status="crashed")
         subject = Subject(session, names, cuda=cuda)

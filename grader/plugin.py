@@ -38,6 +38,7 @@ class SubmissionUnderTest:
         from grader.cli import resolve_device
         from grader.grade import Options, Session
         from grader.load import load_all
+        from grader.messages import say
         from grader.outcomes import WorkerLost
         from grader.subject import Subject
 
@@ -53,7 +54,9 @@ class SubmissionUnderTest:
         try:
             self.session.run()
             names = self.session.request("names", {"names": contract_names()}, doing="listing names")
-            cuda = self.session.request("devices", {}, doing="asking for devices")["cuda"] and options.device == "cuda"
+            cuda = options.device == "cuda"
+            if not isinstance(names, dict):
+                raise WorkerLost("protocol", say("protocol", doing="listing names"))
         except WorkerLost as lost:
             self.problem = lost.message.render(self.lang)
             return

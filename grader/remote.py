@@ -56,6 +56,34 @@ def short_error(error: BaseException, filename: str | None = None) -> dict:
     }
 
 
+class RanOutOfTime(BaseException):
+    """Raised inside a cell or module that passed its time limit, so its earlier definitions survive."""
+
+
+def soft_limit(seconds: float | None):
+    """Interrupt the running code after ``seconds`` with RanOutOfTime (POSIX; the parent's hard deadline backs it up)."""
+    import contextlib
+    import signal
+
+    if not seconds or not hasattr(signal, "setitimer"):
+        return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def limit():
+        def interrupt(signum, frame):
+            raise RanOutOfTime(f"ran for more than {seconds:g} s")
+
+        previous = signal.signal(signal.SIGALRM, interrupt)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+    return limit()
+
+
 class StudentRaised(Exception):
     """Student code raised while answering a request."""
 
@@ -77,22 +105,24 @@ class Executor:
 
     # -- running the submission -------------------------------------------------
 
-    def op_run_module(self, source: str, filename: str) -> dict:
+    def op_run_module(self, source: str, filename: str, seconds: float | None = None) -> dict:
         started = time.perf_counter()
         self.namespace.update({"__name__": "submission", "__file__": filename})
         try:
             code = compile(source, filename, "exec")
-            exec(code, self.namespace)
+            with soft_limit(seconds):
+                exec(code, self.namespace)
         except BaseException as error:  # noqa: BLE001 - SystemExit included: the module still ran so far
             return {"ok": False, "error": short_error(error), "seconds": time.perf_counter() - started}
         return {"ok": True, "seconds": time.perf_counter() - started}
 
-    def op_run_cell(self, source: str, index: int) -> dict:
+    def op_run_cell(self, source: str, index: int, seconds: float | None = None) -> dict:
         """Run one notebook cell with IPython's own semantics (magics, ``!`` lines, display)."""
         started = time.perf_counter()
         shell = self._ipython()
         try:
-            result = shell.run_cell(source, store_history=False, silent=False)
+            with soft_limit(seconds):
+                result = shell.run_cell(source, store_history=False, silent=False)
         except BaseException as error:  # noqa: BLE001 - SystemExit from a cell
             return {"ok": False, "error": short_error(error), "seconds": time.perf_counter() - started}
         error = result.error_before_exec or result.error_in_exec
@@ -418,9 +448,10 @@ def confine() -> dict:
     """The strongest isolation this platform allows, applied before any student code runs.
 
     As root on Linux: a private mount namespace where the grader's directories
-    (``PROPGRADE_HIDE``) are covered by empty read-only mounts, then the user
-    ``nobody``, who can neither undo those mounts, nor signal the grader, read
-    its memory or environment, nor write its results. Elsewhere only the
+    (``PROPGRADE_HIDE``) are covered by empty read-only mounts, then a user of
+    its own (``PROPGRADE_UID``), who can neither undo those mounts, nor signal
+    the grader or other workers, read their memory or environment, nor write
+    their results. Elsewhere only the
     import hook applies. Returns what was applied, for the record.
     """
     applied = {"import_hook": True, "hidden": [], "user": None}
@@ -437,10 +468,11 @@ def confine() -> dict:
             applied["hidden"].append(path)
     python_files = {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable)), *sysconfig.get_paths().values()}
     _reachable_for_nobody(libc, sorted(python_files), os.path.join(os.getcwd(), ".tmp", ".stage"))
+    uid = int(os.environ.get("PROPGRADE_UID", NOBODY))
     os.setgroups([])
-    os.setgid(NOBODY)
-    os.setuid(NOBODY)
-    applied["user"] = "nobody"
+    os.setgid(uid)
+    os.setuid(uid)
+    applied["user"] = "a user of its own"
     return applied
 
 
@@ -489,6 +521,8 @@ def serve(request_fd: int, reply_fd: int) -> None:
         numpy.random.seed(seed)
     except ImportError:
         pass
+    for fd in (request_fd, reply_fd):
+        os.set_inheritable(fd, False)  # children the submission starts must not hold the pipes open
     wire.write_frame(reply_fd, {"status": "ready", "pid": os.getpid(), "isolation": isolation})
     while True:
         try:

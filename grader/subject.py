@@ -16,12 +16,12 @@ import torch
 
 from grader import wire
 from grader.outcomes import StudentError, WorkerLost, fail
-from grader.messages import say
+from grader.messages import Message, say
 from grader.remote import Executor
 
 
 class Channel(Protocol):
-    def request(self, op: str, args: dict, *, doing: str) -> dict: ...
+    def request(self, op: str, args: dict, *, doing: str | Message) -> dict: ...
 
 
 @dataclass(frozen=True)
@@ -55,14 +55,14 @@ class Answer:
             repr=data.get("repr", ""),
         )
 
-    def describe(self) -> str:
+    def describe(self) -> str | Message:
         if self.kind == "tensor":
-            return f"a {self.value.dtype} tensor of shape {tuple(self.value.shape)}"
+            return say("tensor_of_shape", dtype=str(self.value.dtype), shape=tuple(self.value.shape))
         if self.kind == "scalar":
             return f"{self.type} {self.value!r}"
-        return f"a {self.type}"
+        return say("an_object", type=self.type)
 
-    def tensor(self, doing: str) -> torch.Tensor:
+    def tensor(self, doing: str | Message) -> torch.Tensor:
         """The returned tensor (plain, on the CPU), or a failure saying what came back instead."""
         if self.kind != "tensor":
             raise fail("not_tensor", doing=doing, got=self.describe())
@@ -93,97 +93,98 @@ class Subject:
 
     @classmethod
     def in_process(cls, namespace: dict, wanted: list[str]) -> "Subject":
-        channel = LoopbackChannel(Executor(namespace, scratch_dir=tempfile.mkdtemp(prefix="propgrade-")))
+        scratch = tempfile.TemporaryDirectory(prefix="propgrade-")  # removed when the channel goes
+        channel = LoopbackChannel(Executor(namespace, scratch_dir=scratch.name))
+        channel.scratch = scratch
         subject = cls(channel)
-        subject.names = channel.request("names", {"names": wanted}, doing="listing names")
+        subject.names = channel.request("names", {"names": wanted}, doing=say("listing_names"))
         return subject
 
     def has(self, name: str) -> bool:
         return name in self.names
 
-    def _ask(self, op: str, doing: str, **args) -> dict:
+    def _ask(self, op: str, doing: str | Message, **args) -> dict:
         return self.channel.request(op, args, doing=doing)
 
-    def call(self, name: str, *args, device: str | None = None, doing: str | None = None) -> Answer:
+    def call(self, name: str, *args, device: str | None = None, doing: str | Message | None = None) -> Answer:
         doing = doing or f"{name}(...)"
         reply = self._ask("call", doing, name=name, args=[_arg(a) for a in args], device=device)
         return Answer.of(reply["result"])
 
-    def call_keeping_args(self, name: str, *args, device: str | None = None, doing: str | None = None):
+    def call_keeping_args(self, name: str, *args, device: str | None = None, doing: str | Message | None = None):
         """The answer and the arguments as they are after the call (to catch mutation)."""
         doing = doing or f"{name}(...)"
         reply = self._ask("call", doing, name=name, args=[_arg(a) for a in args], device=device, return_args=True)
         return Answer.of(reply["result"]), [Answer.of(a) for a in reply["args"]]
 
-    def grad(self, name: str, z: torch.Tensor, doing: str) -> tuple[Answer, Answer | None]:
+    def grad(self, name: str, z: torch.Tensor, doing: str | Message) -> tuple[Answer, Answer | None]:
         reply = self._ask("grad", doing, name=name, z=z)
         grad = reply["grad"]
         return Answer.of(reply["result"]), Answer.of(grad) if grad is not None else None
 
-    def new(self, name: str, *args, doing: str | None = None) -> Model:
+    def new(self, name: str, *args, doing: str | Message | None = None) -> Model:
         doing = doing or (f"{name}({', '.join(map(repr, args))})" if args else name)
         answer = Answer.of(self._ask("new", doing, name=name, args=list(args)))
         return self.model(answer, doing)
 
-    def model(self, answer: Answer, doing: str) -> Model:
+    def model(self, answer: Answer, doing: str | Message) -> Model:
         if answer.kind != "model":
             raise fail("not_module", doing=doing, got=answer.describe())
         return Model(answer.ref, answer.type)
 
     def stack(self, layers: list[dict]) -> Model:
         """propgrade's own ``nn.Sequential`` of Linear (and Tanh) layers with the given weights."""
-        answer = Answer.of(self._ask("stack", "building an nn.Sequential", layers=layers))
+        answer = Answer.of(self._ask("stack", say("building_stack"), layers=layers))
         return Model(answer.ref, answer.type)
 
-    def forward(self, model: Model, x: torch.Tensor, doing: str, device: str | None = None) -> Answer:
+    def forward(self, model: Model, x: torch.Tensor, doing: str | Message, device: str | None = None) -> Answer:
         return Answer.of(self._ask("forward", doing, ref=model.ref, x=x, device=device)["result"])
 
     def describe(self, model: Model) -> dict:
-        return self._ask("describe", "inspecting the model", ref=model.ref)
+        return self._ask("describe", say("inspecting_model"), ref=model.ref)
 
-    def state_dict(self, model: Model, doing: str = "state_dict()") -> dict[str, torch.Tensor]:
+    def state_dict(self, model: Model, doing: str | Message = "state_dict()") -> dict[str, torch.Tensor]:
         answer = Answer.of(self._ask("state_dict", doing, ref=model.ref)["result"])
         return tensors_of(answer, doing)
 
-    def load_state_dict(self, model: Model, state: dict[str, torch.Tensor], doing: str) -> None:
+    def load_state_dict(self, model: Model, state: dict[str, torch.Tensor], doing: str | Message) -> None:
         self._ask("load_state_dict", doing, ref=model.ref, state=state)
 
     def replace_with_identity(self, model: Model, path: str) -> None:
-        self._ask("replace", f"replacing {path} with nn.Identity", ref=model.ref, path=path, replacement="identity")
+        self._ask("replace", say("replacing_with_identity", path=path), ref=model.ref, path=path, replacement="identity")
 
-    def to(self, model: Model, device: str, doing: str) -> bool:
+    def to(self, model: Model, device: str, doing: str | Message) -> bool:
         """Move the model; True when ``.to`` returned the model itself."""
         return bool(self._ask("to", doing, ref=model.ref, device=device)["same"])
 
-    def fit(self, model: Model, x, y, epochs: int, lr: float, doing: str) -> list[float]:
+    def fit(self, model: Model, x, y, epochs: int, lr: float, doing: str | Message) -> list[float]:
         return self._ask("fit", doing, ref=model.ref, x=x, y=y, epochs=epochs, lr=lr)["losses"]
 
     def scratch_file(self, suffix: str = ".pt") -> File:
-        reply = self._ask("scratch_path", "making a file name", suffix=suffix)
+        reply = self._ask("scratch_path", say("making_file_name"), suffix=suffix)
         return File(reply["file"], reply["path"])
 
-    def read_weights(self, file: File, doing: str) -> dict[str, torch.Tensor]:
+    def read_weights(self, file: File, doing: str | Message) -> dict[str, torch.Tensor]:
         """The file as ``torch.load(weights_only=True)`` sees it, where the subject runs."""
         reply = self._ask("read_weights", doing, file=file.ref)
         if not reply["exists"]:
-            raise fail("file", doing=doing, detail="no file was written")
+            raise fail("file_missing", doing=doing)
         if "error" in reply:
             error = reply["error"]
-            detail = f"torch.load(weights_only=True) refuses the file: {error['type']}: {error['message'][:300]}"
-            raise fail("file", doing=doing, detail=detail)
-        return tensors_of(Answer.of(reply["result"]), f"the file written by {doing}")
+            raise fail("file_refused", doing=doing, type=error["type"], message=error["message"][:300])
+        return tensors_of(Answer.of(reply["result"]), say("file_written_by", doing=doing))
 
     def drop(self, model: Model) -> None:
-        self._ask("drop", "releasing a model", ref=model.ref)
+        self._ask("drop", say("releasing_model"), ref=model.ref)
 
 
-def tensors_of(answer: Answer, doing: str) -> dict[str, torch.Tensor]:
+def tensors_of(answer: Answer, doing: str | Message) -> dict[str, torch.Tensor]:
     """A str -> tensor mapping, or a failure that says what it was instead."""
     if answer.kind != "dict":
         raise fail("not_mapping", doing=doing, got=answer.describe())
     bad = [key for key, item in answer.items.items() if item.kind != "tensor"]
     if bad:
-        raise fail("not_tensor", doing=f"{doing}[{bad[0]!r}]", got=answer.items[bad[0]].describe())
+        raise fail("not_tensor", doing=say("item", mapping=doing, entry=repr(bad[0])), got=answer.items[bad[0]].describe())
     return {key: item.value for key, item in answer.items.items()}
 
 
@@ -201,12 +202,12 @@ class LoopbackChannel:
     def __init__(self, executor: Executor):
         self.executor = executor
 
-    def request(self, op: str, args: dict, *, doing: str) -> dict:
+    def request(self, op: str, args: dict, *, doing: str | Message) -> dict:
         request = wire.decode(wire.encode({"op": op, "args": args}))
         return unwrap(wire.decode(wire.encode(self.executor.handle(request))), doing)
 
 
-def unwrap(reply: dict, doing: str) -> dict:
+def unwrap(reply: dict, doing: str | Message) -> dict:
     status = reply.get("status") if isinstance(reply, dict) else None
     if status == "ok":
         return reply["reply"]

@@ -11,6 +11,7 @@ and any stray process that carries the worker's token.
 from __future__ import annotations
 
 import os
+import secrets
 import select
 import shutil
 import signal
@@ -32,6 +33,7 @@ MAX_REPLY_BYTES = 1 << 30
 GIB = 1 << 30
 PR_SET_CHILD_SUBREAPER = 36
 LIVE_WORKERS: set[int] = set()
+_CHILDREN_LOCK = threading.Lock()  # no orphan hunt while a worker is being started and registered
 
 
 def grader_directories() -> list[str]:
@@ -57,7 +59,7 @@ def become_subreaper() -> bool:
 @dataclass(frozen=True)
 class Limits:
     call_seconds: float = 10.0
-    cell_seconds: float = 60.0
+    cell_seconds: float = 120.0  # per notebook cell, and for a module's whole top level
     total_seconds: float = 900.0
     start_seconds: float = 120.0
     memory_bytes: int = 4 * GIB
@@ -101,6 +103,7 @@ class Worker:
         self.seed = seed
         self.device = device
         self.token = uuid.uuid4().hex
+        self.uid = 100_000 + secrets.randbelow(1_000_000_000)  # a user of its own when run as root
         self.root = Path(tempfile.mkdtemp(prefix="propgrade-"))
         self.workdir = self.root / "work"
         shutil.copytree(source_dir, self.workdir, symlinks=False, ignore_dangling_symlinks=True, dirs_exist_ok=False) if source_dir else self.workdir.mkdir()
@@ -108,7 +111,7 @@ class Worker:
         if sys.platform == "linux" and os.geteuid() == 0:
             self.root.chmod(0o711)
             for path in [self.workdir, *self.workdir.rglob("*")]:
-                os.chown(path, remote.NOBODY, remote.NOBODY, follow_symlinks=False)
+                os.chown(path, self.uid, self.uid, follow_symlinks=False)
         self.process: subprocess.Popen | None = None
         self.output: Output | None = None
         self.memory_exceeded = False
@@ -133,6 +136,9 @@ class Worker:
             "PROPGRADE_MEMORY": str(self.limits.memory_bytes if self.device == "cpu" else 0),
             "PROPGRADE_HIDE": os.pathsep.join(grader_directories()),
             "MPLCONFIGDIR": str(self.workdir / ".tmp"),
+            "PROPGRADE_UID": str(self.uid),
+            "USER": "student",
+            "LOGNAME": "student",
         }
         if self.device == "cpu":
             env["CUDA_VISIBLE_DEVICES"] = ""
@@ -145,20 +151,21 @@ class Worker:
         become_subreaper()
         request_read, self._request_write = os.pipe()
         self._reply_read, reply_write = os.pipe()
-        self.process = subprocess.Popen(
-            [sys.executable, "-I", "-u", remote.__file__, str(request_read), str(reply_write)],
-            pass_fds=(request_read, reply_write),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            cwd=self.workdir,
-            env=self.environment(),
-            start_new_session=True,
-        )
+        with _CHILDREN_LOCK:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "-u", remote.__file__, str(request_read), str(reply_write)],
+                pass_fds=(request_read, reply_write),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                env=self.environment(),
+                start_new_session=True,
+            )
+            LIVE_WORKERS.add(self.process.pid)
         os.close(request_read)
         os.close(reply_write)
         os.set_blocking(self._request_write, False)
-        LIVE_WORKERS.add(self.process.pid)
         self.output = Output(self.process.stdout, self.limits.output_bytes)
         threading.Thread(target=self._watch_memory, daemon=True).start()
         ready = self._reply(time.monotonic() + self.limits.start_seconds, "starting the worker")
@@ -218,7 +225,7 @@ class Worker:
         if self.memory_exceeded or (reason == "crashed" and code == -signal.SIGKILL and self.memory_exceeded):
             reason, message = "memory", say("memory", cap=memory_text(self.limits.memory_bytes), doing=doing)
         elif reason == "timeout":
-            message = say("timeout", seconds=seconds or self.limits.start_seconds, doing=doing)
+            message = say("timeout", seconds=round(seconds or self.limits.start_seconds, 1), doing=doing)
         elif reason == "crashed":
             detail = f"exit code {code}" if code is not None and code >= 0 else f"signal {signal.Signals(-code).name}" if code else "no reply"
             message = say("crashed", doing=doing, detail=detail)
@@ -277,7 +284,11 @@ def kill_strays(token: str, rounds: int = 5) -> int:
     """
     if not os.path.isdir("/proc"):
         return 0
-    needle = f"PROPGRADE_TOKEN={token}".encode()
+    with _CHILDREN_LOCK:
+        return _kill_strays(f"PROPGRADE_TOKEN={token}".encode(), rounds)
+
+
+def _kill_strays(needle: bytes, rounds: int) -> int:
     me = os.getpid()
     killed = 0
     for _ in range(rounds):

@@ -37,6 +37,10 @@ class Property:
     def statement_in(self, lang: str) -> str:
         return self.statement_zh if lang == "zh" else self.statement
 
+    def __reduce__(self):
+        """Properties travel between processes by id (their checks are closures)."""
+        return (by_id, (self.id,))
+
 
 CATALOGUE: dict[str, Property] = {}
 
@@ -53,6 +57,10 @@ def register(pid: str, topic: str, statement: str, zh: str, *, needs, points: fl
         return check
 
     return add
+
+
+def by_id(pid: str) -> Property:
+    return CATALOGUE[pid]
 
 
 def catalogue() -> list[Property]:

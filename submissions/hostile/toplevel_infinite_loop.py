@@ -1,6 +1,6 @@
 # EXPECTED: the definitions below are correct, but the module never finishes: an infinite loop at
-# top level. A module's top level may run for the whole total time limit, so the worker is killed at
-# the total limit: status "crashed", every verdict "timeout". The grader must return, not hang.
+# top level. The module's time limit interrupts it (the cell reports "timed out"), and the
+# definitions made before the loop still count: status "graded", the properties pass.
 from collections import OrderedDict
 
 import torch
