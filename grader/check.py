@@ -86,11 +86,11 @@ def check(prop: Property, subject, *, seed: int = 0, profile: str = "ci") -> Ver
     except SkipProperty as skip:
         return Verdict(prop.id, "skipped", skip.message, "", time.perf_counter() - started)
     except (Flaky, FlakyFailure) as flaky:
-        message = say("fact", detail=f"the submission answers the same question differently on repeated calls ({type(flaky).__name__})")
+        message = say("flaky", type=type(flaky).__name__)
         return Verdict(prop.id, "failed", message, _example(report, flaky), time.perf_counter() - started)
     except Exception as unexpected:  # noqa: BLE001 - an answer our own checking code could not digest
-        detail = f"its answer could not be checked ({type(unexpected).__name__}: {str(unexpected)[:200]})"
-        return Verdict(prop.id, "failed", say("fact", detail=detail), _example(report, unexpected), time.perf_counter() - started)
+        message = say("unchecked", type=type(unexpected).__name__, message=str(unexpected)[:200])
+        return Verdict(prop.id, "failed", message, _example(report, unexpected), time.perf_counter() - started)
     return Verdict(prop.id, "passed", say("passed"), "", time.perf_counter() - started)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from grader.messages import Message, say
 from grader.outcomes import fail
 
 # (rtol, atol) as torch.testing.assert_close uses them
@@ -23,15 +24,20 @@ def tolerance(dtype: torch.dtype) -> tuple[float, float]:
     return TOLERANCES.get(dtype, (0.0, 0.0))
 
 
-def show(t: torch.Tensor, limit: int = 8) -> str:
-    """A tensor as a student would type it when small, by dtype and shape otherwise."""
+def show(t: torch.Tensor, limit: int = 8) -> str | Message:
+    """A tensor as a student would type it when small (code), by dtype and shape otherwise (a message)."""
     if t.device.type == "meta":
-        return f"a meta tensor of shape {tuple(t.shape)}"
+        return say("meta_tensor", shape=tuple(t.shape))
     if t.numel() <= limit:
         values = t.tolist()
         suffix = "" if t.dtype == torch.float32 else f", dtype={str(t.dtype).removeprefix('torch.')}"
         return f"tensor({values!r}{suffix})"
-    return f"a {str(t.dtype).removeprefix('torch.')} tensor of shape {tuple(t.shape)}"
+    return say("tensor_of_shape", dtype=str(t.dtype).removeprefix("torch."), shape=tuple(t.shape))
+
+
+def call(name: str, args) -> Message:
+    """``name(args)`` as feedback shows a call; ``args`` may be code or a message such as ``show``'s."""
+    return say("call", name=name, args=args)
 
 
 def show_value(x) -> str:
@@ -44,12 +50,12 @@ def index_of(flat_index: int, shape) -> tuple:
     return tuple(int(i) for i in torch.unravel_index(torch.tensor(flat_index), tuple(shape)))
 
 
-def expect_shape(got: torch.Tensor, shape, doing: str) -> None:
+def expect_shape(got: torch.Tensor, shape, doing: str | Message) -> None:
     if tuple(got.shape) != tuple(shape):
         raise fail("wrong_shape", doing=doing, got=tuple(got.shape), expected=tuple(shape))
 
 
-def expect_dtype(got: torch.Tensor, dtype: torch.dtype, doing: str) -> None:
+def expect_dtype(got: torch.Tensor, dtype: torch.dtype, doing: str | Message) -> None:
     if got.dtype != dtype:
         raise fail("wrong_dtype", doing=doing, got=str(got.dtype), expected=str(dtype))
 
@@ -57,7 +63,7 @@ def expect_dtype(got: torch.Tensor, dtype: torch.dtype, doing: str) -> None:
 def assert_close(
     got: torch.Tensor,
     expected: torch.Tensor,
-    doing: str,
+    doing: str | Message,
     *,
     inputs: torch.Tensor | None = None,
     input_name: str = "z",
@@ -89,7 +95,7 @@ def assert_close(
     index = index_of(worst, expected.shape)
     where = ""
     if inputs is not None and inputs.numel() == expected.numel():
-        where = f" where {input_name} = {show_value(inputs.reshape(-1)[worst])}"
+        where = say("where_input", name=input_name, value=show_value(inputs.reshape(-1)[worst]))
     raise fail(
         "values_differ",
         doing=doing,
@@ -99,11 +105,11 @@ def assert_close(
         expected=show_value(b[worst]),
         count=int((~close).sum()),
         total=a.numel(),
-        tolerance=f"{atol:.1e} + {rtol:.1e}·|expected|",
+        tolerance=say("tolerance", atol=f"{atol:.1e}", rtol=f"{rtol:.1e}"),
     )
 
 
-def assert_finite_where_finite(got: torch.Tensor, inputs: torch.Tensor, doing: str, input_name: str = "z") -> None:
+def assert_finite_where_finite(got: torch.Tensor, inputs: torch.Tensor, doing: str | Message, input_name: str = "z") -> None:
     bad = (~torch.isfinite(got.reshape(-1).to(torch.float64))) & torch.isfinite(inputs.reshape(-1).to(torch.float64))
     if bool(bad.any()):
         worst = int(torch.nonzero(bad)[0])
@@ -111,6 +117,6 @@ def assert_finite_where_finite(got: torch.Tensor, inputs: torch.Tensor, doing: s
             "not_finite",
             doing=doing,
             index=index_of(worst, inputs.shape),
-            input=f" where {input_name} = {show_value(inputs.reshape(-1)[worst])}",
+            input=say("where_input", name=input_name, value=show_value(inputs.reshape(-1)[worst])),
             got=show_value(got.reshape(-1)[worst]),
         )

@@ -3,13 +3,25 @@
 Checks raise ``Message`` objects (a template key plus code-like fields such as
 ``XOR(X)`` or ``(5,)``); the language is chosen only when results are written,
 so one grading run can be reported in either language.
+
+A field holds code or numbers, or another ``Message`` (rendered in the same
+language): a description of what was being done (``doing``) or of what came
+back is itself a template when it has words in it, e.g.
+``say("for_x_of_shape", call="seq_net(x)", shape=(3, 2))``. Never pass English
+prose as a field; add a template here instead (tests/test_messages.py checks).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 LANGUAGES = ("en", "zh")
+
+# Chinese text has no spaces between Han characters nor next to full-width brackets;
+# the templates put one around every field, so nested messages are tightened here.
+_HAN = "\u4e00-\u9fff"
+_ZH_SPACES = re.compile(rf"(?<=[{_HAN}]) (?=[{_HAN}])|(?<=[（）]) +| +(?=[（）])")
 
 TEMPLATES: dict[str, tuple[str, str]] = {
     # how a property ended
@@ -36,12 +48,142 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "{doing}：在索引 {index}{input} 处得到 {got}，应当是 {expected}（{total} 个元素中有 {count} 个超出容差 {tolerance}）",
     ),
     "not_finite": ("{doing}: at index {index}{input} got {got} for a finite input", "{doing}：在索引 {index}{input} 处，有限的输入得到了 {got}"),
-    "mutated": ("{doing} changed its input {what}", "{doing} 修改了输入 {what}"),
     "law": ("{law} fails: {detail}", "{law} 不成立：{detail}"),
-    "fact": ("{detail}", "{detail}"),
-    "structure": ("{doing}: {detail}", "{doing}：{detail}"),
     "no_grad": ("{doing} is not differentiable by autograd (the result has no gradient)", "{doing} 无法通过 autograd 求导（结果没有梯度）"),
-    "file": ("{doing}: {detail}", "{doing}：{detail}"),
+    # what is wrong, property by property (fields hold code and numbers only)
+    "mutated": ("{doing} changed its input {name}: it became {after}", "{doing} 修改了输入 {name}：它变成了 {after}"),
+    "not_monotone": ("{name} is monotone fails: {detail}", "{name} 不是单调不减的：{detail}"),
+    "not_binary": ("{doing} returned {got}: values other than 0.0 and 1.0", "{doing} 返回了 {got}：其中有 0.0 和 1.0 以外的值"),
+    "batch_shapes": ("{doing} has shape {got} and {other} has shape {other_got}", "{doing} 的形状是 {got}，而 {other} 的形状是 {other_got}"),
+    "row_depends_on_batch": (
+        "row {i} {row} gives {in_batch} inside a batch of {n} but {alone} alone",
+        "第 {i} 行 {row} 在 {n} 行的批量中得到 {in_batch}，单独计算时却得到 {alone}",
+    ),
+    "no_state_key": ("{doing}: its state_dict has no {name} (it has {names})", "{doing}：它的 state_dict 中没有 {name}（现有的键是 {names}）"),
+    "unregistered_layers": (
+        "{doing}: layers kept in a plain list or dict are invisible to PyTorch: {names} (use attributes, nn.ModuleList or nn.ModuleDict)",
+        "{doing}：放在普通 list 或 dict 里的层对 PyTorch 不可见：{names}（请改用属性、nn.ModuleList 或 nn.ModuleDict）",
+    ),
+    "wrong_parameters": ("{doing}: {problems}", "{doing}：{problems}"),
+    "missing_parameters": ("missing parameters {names}", "缺少参数 {names}"),
+    "unexpected_parameters": ("unexpected parameters {names}", "多出了参数 {names}"),
+    "parameter_shape": ("{name} has shape {got}, expected {expected}", "{name} 的形状是 {got}，应当是 {expected}"),
+    "and_also": ("{first}; {rest}", "{first}；{rest}"),
+    "extra_layers": ("{doing}: it has layers the lesson's network does not: {names}", "{doing}：它含有课程中的网络所没有的层：{names}"),
+    "no_submodule": ("{doing}: it has no submodule {name}", "{doing}：它没有子模块 {name}"),
+    "wrong_layer_type": ("{doing}: {name} is a {got}, expected {expected}", "{doing}：{name} 是 {got}，应当是 {expected}"),
+    "layer_order": ("{doing}: its layers run in the order {order}, expected {expected}", "{doing}：它的层的顺序是 {order}，应当是 {expected}"),
+    "parameter_count": ("{doing}: it has {count} parameters, expected {expected}", "{doing}：它有 {count} 个参数，应当是 {expected} 个"),
+    "negative_entries": ("{doing} has negative entries", "{doing} 中有负数"),
+    "not_one_linear": ("{doing}: it returned a {got}, expected one nn.Linear", "{doing}：它返回的是 {got}，应当返回一个 nn.Linear"),
+    "wrong_linear": ("{doing}: it returned {got}, expected {expected}", "{doing}：它返回的是 {got}，应当是 {expected}"),
+    "still_affine": (
+        "Linear -> {name} -> Linear is still affine (relative residual {residual}): {name} acts like a linear function",
+        "Linear -> {name} -> Linear 仍然是仿射映射（相对残差 {residual}）：{name} 的作用和线性函数一样",
+    ),
+    "not_affine": (
+        "{doing} is not affine in x (relative residual {residual}): its forward does not go through {layer}",
+        "{doing} 不是 x 的仿射函数（相对残差 {residual}）：它的 forward 没有经过 {layer}",
+    ),
+    "to_returned_other": ("{call} returned a different object", "{call} 返回了另一个对象"),
+    "stayed_behind": ("after {call} these stayed behind: {names}", "执行 {call} 之后，这些仍留在原来的设备上：{names}"),
+    "file_missing": ("{doing}: no file was written", "{doing}：没有写出任何文件"),
+    "file_refused": (
+        "{doing}: torch.load(weights_only=True) refuses the file: {type}: {message}",
+        "{doing}：torch.load(weights_only=True) 拒绝读取这个文件：{type}：{message}",
+    ),
+    "missing_key": ("{doing}: missing {entry}", "{doing}：缺少 {entry}"),
+    "wrong_keys": ("{doing}: keys {got}, expected {expected}", "{doing}：键是 {got}，应当是 {expected}"),
+    "not_same_model": ("{doing} returned {got}, expected the model it loaded into", "{doing} 返回了 {got}，应当返回被加载参数的那个模型"),
+    "not_strict": (
+        "{doing} did not raise: its keys 0.weight, ... do not match layer1.weight, ... (use strict loading)",
+        "{doing} 没有抛出异常：文件里的键 0.weight, ... 与 layer1.weight, ... 并不匹配（请使用严格加载）",
+    ),
+    "not_loss_list": ("{doing} returned {got}, expected a list of floats", "{doing} 返回了 {got}，应当返回由 float 组成的列表"),
+    "wrong_loss_count": ("{doing} returned {got} losses, expected {expected}", "{doing} 返回了 {got} 个损失值，应当是 {expected} 个"),
+    "loss_not_float": (
+        "{doing} returned a loss that is {got}, expected a float (use loss.item())",
+        "{doing} 返回的某个损失值是 {got}，应当是 float（请使用 loss.item()）",
+    ),
+    "lost_parameter": ("{doing}: the model lost its parameter {name}", "{doing}：模型丢失了参数 {name}"),
+    "not_better_than_logistic": (
+        "after {doing}, seq_net is {network} accurate on fresh flower points; logistic regression gets {baseline}",
+        "执行 {doing} 之后，seq_net 在新的 flower 数据点上的准确率为 {network}；逻辑回归的准确率为 {baseline}",
+    ),
+    "xor_rows": ("XOR on the four rows gives {got}, expected {expected}", "XOR 在四行输入上给出 {got}，应当是 {expected}"),
+    "perceptron_is_xor": (
+        "the perceptron with b={b}, w1={w1}, w2={w2} reproduces XOR: step(X @ w) = {got}",
+        "b={b}, w1={w1}, w2={w2} 的感知机复现了异或：step(X @ w) = {got}",
+    ),
+    "xor_not_learned": (
+        "module_net(2, {hidden}, 1) trained from initial-weight seed {seed} predicts {got} on XOR, expected {expected} (the reference learns it from there)",
+        "module_net(2, {hidden}, 1) 从初始权重种子 {seed} 开始训练后，在异或上的预测是 {got}，应当是 {expected}（参考实现从同一起点能学会）",
+    ),
+    "xor_without_activation": (
+        "module_net(2, {hidden}, 1) with layer2 = nn.Identity() still learned XOR: its forward does not go through self.layer2",
+        "把 layer2 换成 nn.Identity() 之后，module_net(2, {hidden}, 1) 仍然学会了异或：它的 forward 没有经过 self.layer2",
+    ),
+    "flaky": (
+        "the submission answers the same question differently on repeated calls ({type})",
+        "对同一个问题重复调用时，提交的代码给出了不同的回答（{type}）",
+    ),
+    "unchecked": ("its answer could not be checked ({type}: {message})", "无法检查它的回答（{type}：{message}）"),
+    # parts of the messages above: what was returned or expected
+    "tensor_of_shape": ("a {dtype} tensor of shape {shape}", "形状为 {shape} 的 {dtype} 张量"),
+    "meta_tensor": ("a meta tensor of shape {shape}", "形状为 {shape} 的 meta 张量"),
+    "an_object": ("a {type}", "一个 {type}"),
+    "a_float_dtype": ("a float dtype", "浮点 dtype"),
+    "where_input": (" where {name} = {value}", "（{name} = {value}）"),
+    "tolerance": ("{atol} + {rtol}·|expected|", "{atol} + {rtol}·|期望值|"),
+    # parts of the messages above: what was being done (``doing``)
+    "call": ("{name}({args})", "{name}({args})"),
+    "item": ("{mapping}[{entry}]", "{mapping}[{entry}]"),
+    "applied_to_x": ("{model}(x)", "{model}(x)"),
+    "backward": ("{call}.sum().backward()", "{call}.sum().backward()"),
+    "load_state_dict": ("{model}.load_state_dict({weights})", "{model}.load_state_dict({weights})"),
+    "labelled": ("{doing}: {part}", "{doing}：{part}"),
+    "after": ("{what} after {doing}", "{doing} 之后的 {what}"),
+    "against": ("{got} against {expected}", "{got} 与 {expected} 的对比"),
+    "against_for_x_of_shape": ("{got} against {expected}, x of shape {shape}", "{got} 与 {expected} 的对比（x 的形状为 {shape}）"),
+    "against_cpu": ("{doing} against the CPU result", "{doing} 与 CPU 结果的对比"),
+    "for_x_of_shape": ("{call} for x of shape {shape}", "{call}（x 的形状为 {shape}）"),
+    "row_sums": ("row sums of {doing}", "{doing} 的各行之和"),
+    "gate_batch": ("{gate}(X) on a batch of {rows} rows", "{gate}(X)（批量为 {rows} 行）"),
+    "law_with_z": ("{law} with z = {z}", "{law}，其中 z = {z}"),
+    "with_identity": ("{model} with {layer} = nn.Identity()", "{model}（其中 {layer} = nn.Identity()）"),
+    "training_on_xor": ("training {model} on XOR", "在异或数据上训练 {model}"),
+    "on_meta": ("{name}(x) with x on the meta device, shape {shape}", "{name}(x)（x 在 meta 设备上，形状为 {shape}）"),
+    "model_on_meta": ("{model}(x) with the model and x on the meta device", "{model}(x)（模型和 x 都在 meta 设备上）"),
+    "on_cuda": ("{name}(x) with x on cuda, {x}", "{name}(x)（x 在 cuda 上，{x}）"),
+    "model_on_cuda": ("{name}(x) on cuda", "{name}(x)（在 cuda 上）"),
+    "save_on_device": ("save_params(module_net on {device}, path)", "save_params(在 {device} 上的 module_net, path)"),
+    "load_on_device": (
+        "load_params(module_net on {target}, path saved on {source})",
+        "load_params(在 {target} 上的 module_net, 在 {source} 上保存的 path)",
+    ),
+    "load_into_fresh": ("load_params(fresh {model}, path)", "load_params(新建的 {model}, path)"),
+    "load_seq_net_file": (
+        "load_params(module_net(2, 4, 1), path of seq_net's parameters)",
+        "load_params(module_net(2, 4, 1), 保存 seq_net 参数的 path)",
+    ),
+    "train_on_flower": (
+        "train(model, x, y, epochs={epochs}, lr={lr}) on {n} flower points",
+        "在 {n} 个 flower 数据点上执行 train(model, x, y, epochs={epochs}, lr={lr})",
+    ),
+    "losses_returned_by": ("the losses returned by {doing}", "{doing} 返回的损失值"),
+    "seq_net_on_fresh_flower": ("seq_net(fresh flower x)", "seq_net(新的 flower x)"),
+    "file_written_by": ("the file written by {doing}", "{doing} 写出的文件"),
+    "known_weights": ("known weights", "已知权重"),
+    "initial_weights": ("initial weights", "初始权重"),
+    "other_weights": ("other weights", "另一组权重"),
+    "seq_net_weights_renamed": ("seq_net's weights renamed", "改名后的 seq_net 权重"),
+    "fresh_model": ("fresh model", "新建的模型"),
+    "listing_names": ("listing names", "列出名称"),
+    "building_stack": ("building an nn.Sequential", "构建 nn.Sequential"),
+    "inspecting_model": ("inspecting the model", "检查模型"),
+    "replacing_with_identity": ("replacing {path} with nn.Identity", "把 {path} 替换为 nn.Identity"),
+    "making_file_name": ("making a file name", "生成文件名"),
+    "releasing_model": ("releasing a model", "释放模型"),
     # notebook and module execution
     "cell_error": ("cell {cell} raised {type}: {message}", "第 {cell} 个单元格抛出异常 {type}：{message}"),
     "module_error": ("{file}, line {line}: {type}: {message}", "{file} 第 {line} 行：{type}：{message}"),
@@ -62,7 +204,8 @@ class Message:
     def render(self, lang: str = "en") -> str:
         template = TEMPLATES[self.key][LANGUAGES.index(lang)]
         fields = {name: value.render(lang) if isinstance(value, Message) else value for name, value in self.fields.items()}
-        return template.format(**fields)
+        text = template.format(**fields)
+        return _ZH_SPACES.sub("", text) if lang == "zh" else text
 
     def __str__(self) -> str:
         return self.render("en")

@@ -503,9 +503,16 @@ def cap_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
 
-def serve(request_fd: int, reply_fd: int) -> None:
+def single_threaded() -> None:
     torch.set_num_threads(1)
-    torch.set_num_interop_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set, in the fork server this worker came from
+        pass
+
+
+def serve(request_fd: int, reply_fd: int) -> None:
+    single_threaded()
     executor = Executor()
     hide_grader()
     cap_memory()
@@ -536,5 +543,85 @@ def serve(request_fd: int, reply_fd: int) -> None:
             wire.write_frame(reply_fd, {"status": "raised", "error": short_error(error)})
 
 
+def warm_up() -> None:
+    """Pay once, before any fork, for what every worker needs: IPython and the meta-device kernels."""
+    from IPython.core import interactiveshell  # noqa: F401
+
+    torch.empty(2, device="meta").sum()
+
+
+def become_worker(request: dict, fds: list[int]) -> None:
+    """In a freshly forked child: a session, pipes, directory and environment of its own, then serve."""
+    import signal
+
+    request_fd, reply_fd, output_fd = fds
+    os.setsid()
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
+        signal.signal(signum, signal.SIG_DFL)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    for fd in (null, output_fd):
+        os.close(fd)
+    os.chdir(request["workdir"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    serve(request_fd, reply_fd)
+
+
+def zygote(control_fd: int) -> None:
+    """A fork server: imports torch once, then forks one fresh worker per request.
+
+    It never initialises CUDA and never runs student code; each child confines
+    itself (``serve``) before it reads its first request. Requests arrive as
+    one JSON datagram each on a SEQPACKET socket, with the child's pipes
+    attached as file descriptors.
+    """
+    import json
+    import socket
+
+    single_threaded()
+    warm_up()
+    control = socket.socket(fileno=control_fd)
+    codes: dict[int, int] = {}
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(control, 1 << 20, 3)
+        except OSError:
+            return
+        if not message:
+            return
+        request = json.loads(message)
+        if request["op"] == "fork":
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                code = 0
+                try:
+                    become_worker(request, fds)
+                except BaseException:  # noqa: BLE001 - say why on the worker's output, then go
+                    traceback.print_exc()
+                    code = 70
+                finally:
+                    sys.stdout.flush()
+                    os._exit(code)
+            for fd in fds:
+                os.close(fd)
+            control.send(json.dumps({"pid": pid}).encode())
+        elif request["op"] == "status":
+            pid, code = request["pid"], None
+            try:
+                done, status = os.waitpid(pid, 0 if request.get("wait") else os.WNOHANG)
+                if done:
+                    codes[pid] = code = os.waitstatus_to_exitcode(status)
+            except ChildProcessError:
+                code = codes.get(pid, 0)
+            control.send(json.dumps({"code": code}).encode())
+
+
 if __name__ == "__main__":
-    serve(int(sys.argv[1]), int(sys.argv[2]))
+    if sys.argv[1] == "--zygote":
+        zygote(int(sys.argv[2]))
+    else:
+        serve(int(sys.argv[1]), int(sys.argv[2]))

@@ -10,9 +10,11 @@ and any stray process that carries the worker's token.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import select
+import socket
 import shutil
 import signal
 import subprocess
@@ -45,6 +47,97 @@ def grader_directories() -> list[str]:
     root = packages[0].parent
     extra = [root / name for name in ("tests", "submissions", "benchmarks", ".git") if (root / name).is_dir()]
     return [str(p) for p in packages + extra]
+
+
+def fork_server_wanted() -> bool:
+    """Fork workers from a warm server on Linux (PROPGRADE_FORKSERVER=0 turns it off)."""
+    return sys.platform == "linux" and hasattr(socket, "send_fds") and os.environ.get("PROPGRADE_FORKSERVER", "1") != "0"
+
+
+class ForkServer:
+    """A process that has imported torch once and forks a fresh worker per submission.
+
+    One per grading process, started on first use; its children are the
+    workers, each still a process of its own, discarded after its submission.
+    """
+
+    _shared: "ForkServer | None" = None
+    _lock = threading.Lock()
+
+    def __init__(self):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "MPLBACKEND": "Agg",
+            "LANG": "C.UTF-8",
+        }
+        for name in ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES"):
+            if name in os.environ:
+                env[name] = os.environ[name]
+        with _CHILDREN_LOCK:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "-u", remote.__file__, "--zygote", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                cwd="/",
+                env=env,
+                start_new_session=True,
+            )
+            LIVE_WORKERS.add(self.process.pid)
+        theirs.close()
+        self.socket = ours
+
+    @classmethod
+    def shared(cls) -> "ForkServer":
+        with cls._lock:
+            if cls._shared is None or cls._shared.process.poll() is not None:
+                cls._shared = cls()
+            return cls._shared
+
+    def _ask(self, message: dict, fds: list[int] = ()) -> dict:
+        with self._lock:
+            socket.send_fds(self.socket, [json.dumps(message).encode()], list(fds))
+            reply = self.socket.recv(1 << 16)
+        if not reply:
+            raise OSError("the fork server has gone")
+        return json.loads(reply)
+
+    def fork(self, workdir: Path, env: dict, fds: list[int]) -> int:
+        return self._ask({"op": "fork", "workdir": str(workdir), "env": env}, fds)["pid"]
+
+    def status(self, pid: int, wait: bool) -> int | None:
+        return self._ask({"op": "status", "pid": pid, "wait": wait})["code"]
+
+
+class ForkedProcess:
+    """The part of ``subprocess.Popen`` a Worker uses, for a worker forked by the ForkServer."""
+
+    def __init__(self, pid: int, server: ForkServer, stdout):
+        self.pid = pid
+        self.stdout = stdout
+        self.returncode: int | None = None
+        self._server = server
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self.returncode = self._server.status(self.pid, wait=False)
+        return self.returncode
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            self.returncode = self._server.status(self.pid, wait=True)
+        return self.returncode
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def become_subreaper() -> bool:
@@ -117,6 +210,7 @@ class Worker:
         self.memory_exceeded = False
         self.lost: WorkerLost | None = None
         self.isolation: dict = {}
+        self.finished = False
 
     def environment(self) -> dict[str, str]:
         env = {
@@ -151,18 +245,27 @@ class Worker:
         become_subreaper()
         request_read, self._request_write = os.pipe()
         self._reply_read, reply_write = os.pipe()
-        with _CHILDREN_LOCK:
-            self.process = subprocess.Popen(
-                [sys.executable, "-I", "-u", remote.__file__, str(request_read), str(reply_write)],
-                pass_fds=(request_read, reply_write),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                cwd=self.workdir,
-                env=self.environment(),
-                start_new_session=True,
-            )
-            LIVE_WORKERS.add(self.process.pid)
+        if fork_server_wanted():
+            output_read, output_write = os.pipe()
+            server = ForkServer.shared()
+            with _CHILDREN_LOCK:
+                pid = server.fork(self.workdir, self.environment(), [request_read, reply_write, output_write])
+                self.process = ForkedProcess(pid, server, os.fdopen(output_read, "rb"))
+                LIVE_WORKERS.add(pid)
+            os.close(output_write)
+        else:
+            with _CHILDREN_LOCK:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-I", "-u", remote.__file__, str(request_read), str(reply_write)],
+                    pass_fds=(request_read, reply_write),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.workdir,
+                    env=self.environment(),
+                    start_new_session=True,
+                )
+                LIVE_WORKERS.add(self.process.pid)
         os.close(request_read)
         os.close(reply_write)
         os.set_blocking(self._request_write, False)
@@ -238,7 +341,7 @@ class Worker:
         """Kill the worker when its resident memory passes the cap (RLIMIT_AS is the first line)."""
         page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
         statm = f"/proc/{self.process.pid}/statm"
-        while self.process.poll() is None:
+        while not self.finished:
             try:
                 with open(statm) as f:
                     resident = int(f.read().split()[1]) * page
@@ -262,6 +365,7 @@ class Worker:
 
     def stop(self) -> str:
         """End the worker and everything it started; returns its captured output."""
+        self.finished = True
         if self.process is not None:
             self.kill()
             self.process.wait()

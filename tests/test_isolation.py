@@ -135,8 +135,8 @@ def token_of(pid: int) -> bytes | None:
 
 
 class Watcher:
-    """While grading runs in this process, notes its workers (children of this process running
-    remote.py) and the live processes ``program argument`` that belong to them: those carrying one
+    """While grading runs in this process, notes its workers (processes running remote.py forked by
+    this process or by its fork server) and the live processes ``program argument`` that belong to them: those carrying one
     of their tokens, or in one of their process groups. Other test runs on the machine (which grade
     the same files at the same time) are left out."""
 
@@ -153,14 +153,21 @@ class Watcher:
             for entry in os.listdir("/proc"):
                 if entry.isdigit() and int(entry) not in self.workers:
                     fields = stat_fields(int(entry))
-                    if len(fields) > 1 and fields[1] == me and b"remote.py" in read_proc(int(entry), "cmdline"):
+                    # workers are children of this process, or of its fork server (itself a child running remote.py)
+                    parents = {me, *(str(pid).encode() for pid in self.workers)}
+                    if len(fields) > 1 and fields[1] in parents and b"remote.py" in read_proc(int(entry), "cmdline"):
                         self.workers[int(entry)] = token_of(int(entry))
             tokens = {t for t in self.workers.values() if t}
             groups = {str(pid).encode() for pid in self.workers}
             for command in self.commands:
                 for pid in pids_running(*command):
                     fields = stat_fields(pid)
-                    if token_of(pid) in tokens or (len(fields) > 2 and fields[2] in groups):
+                    in_group = len(fields) > 2 and fields[2] in groups
+                    if in_group and token_of(pid):
+                        # a forked worker's own /proc environ predates its token; its children show it
+                        tokens.add(token_of(pid))
+                        self.workers.setdefault(-pid, token_of(pid))
+                    if token_of(pid) in tokens or in_group:
                         self.seen.setdefault(pid, command)
             time.sleep(0.02)
 

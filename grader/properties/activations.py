@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from grader.compare import assert_close, assert_finite_where_finite, show, show_value
+from grader.compare import assert_close, assert_finite_where_finite, call, show, show_value
+from grader.messages import say
 from grader.outcomes import fail
 from grader.properties import register
 from grader.strategies import float_dtypes, floats, tensors
@@ -41,7 +42,7 @@ def expected(name: str, z: torch.Tensor) -> torch.Tensor:
 
 
 def answer(subject, name: str, z: torch.Tensor) -> torch.Tensor:
-    doing = f"{name}({show(z)})"
+    doing = call(name, show(z))
     return subject.call(name, z, doing=doing).tensor(doing)
 
 
@@ -57,7 +58,7 @@ def _register_for(name: str) -> None:
     def matches_definition(subject, data):
         z = data.draw(tensors(data.draw(float_dtypes(), label="dtype"), infinite=True), label="z")
         got = answer(subject, name, z)
-        assert_close(got, expected(name, z), f"{name}({show(z)})", inputs=z, check_dtype=False)
+        assert_close(got, expected(name, z), call(name, show(z)), inputs=z, check_dtype=False)
 
     @register(
         f"{name}_keeps_shape_dtype_and_device",
@@ -69,8 +70,8 @@ def _register_for(name: str) -> None:
     def keeps_shape_dtype_and_device(subject, data):
         z = data.draw(tensors(data.draw(float_dtypes(), label="dtype")), label="z")
         result = subject.call(name, z, doing=f"{name}(z)")
-        got = result.tensor(f"{name}({show(z)})")
-        doing = f"{name}({show(z)})"
+        got = result.tensor(call(name, show(z)))
+        doing = call(name, show(z))
         if tuple(got.shape) != tuple(z.shape):
             raise fail("wrong_shape", doing=doing, got=tuple(got.shape), expected=tuple(z.shape))
         if got.dtype != z.dtype:
@@ -88,9 +89,9 @@ def _register_for(name: str) -> None:
     def does_not_mutate_input(subject, data):
         z = data.draw(tensors(data.draw(float_dtypes(), label="dtype"), infinite=True), label="z")
         _, (after,) = subject.call_keeping_args(name, z.clone(), doing=f"{name}(z)")
-        after = after.tensor(f"z after {name}(z)")
+        after = after.tensor(say("after", what="z", doing=f"{name}(z)"))
         if not torch.equal(after, z):
-            raise fail("mutated", doing=f"{name}({show(z)})", what=f"z: it became {show(after)}")
+            raise fail("mutated", doing=call(name, show(z)), name="z", after=show(after))
 
     @register(
         f"{name}_is_finite_on_finite_input",
@@ -103,8 +104,8 @@ def _register_for(name: str) -> None:
         z = data.draw(tensors(data.draw(float_dtypes(), label="dtype")), label="z")
         got = answer(subject, name, z)
         if got.shape != z.shape:
-            raise fail("wrong_shape", doing=f"{name}({show(z)})", got=tuple(got.shape), expected=tuple(z.shape))
-        assert_finite_where_finite(got, z, f"{name}({show(z)})")
+            raise fail("wrong_shape", doing=call(name, show(z)), got=tuple(got.shape), expected=tuple(z.shape))
+        assert_finite_where_finite(got, z, call(name, show(z)))
 
     @register(
         f"{name}_is_elementwise",
@@ -121,10 +122,10 @@ def _register_for(name: str) -> None:
         for piece in (torch.cat([a, b]), a, b):
             got = answer(subject, name, piece)
             if got.shape != piece.shape:
-                raise fail("wrong_shape", doing=f"{name}({show(piece)})", got=tuple(got.shape), expected=tuple(piece.shape))
+                raise fail("wrong_shape", doing=call(name, show(piece)), got=tuple(got.shape), expected=tuple(piece.shape))
             pieces.append(got)
         whole, parts = pieces[0], torch.cat(pieces[1:])
-        assert_close(whole, parts, f"{name}(cat(a, b)) against cat({name}(a), {name}(b))", inputs=torch.cat([a, b]), rtol=0, atol=0)
+        assert_close(whole, parts, say("against", got=f"{name}(cat(a, b))", expected=f"cat({name}(a), {name}(b))"), inputs=torch.cat([a, b]), rtol=0, atol=0)
 
     low, high = BOUNDS[name]
 
@@ -143,8 +144,7 @@ def _register_for(name: str) -> None:
             outside |= (got != 0) & (got != 1)
         if bool(outside.any()):
             i = int(torch.nonzero(outside.reshape(-1))[0])
-            detail = f"{name}({show_value(z.reshape(-1)[i])}) = {show_value(got.reshape(-1)[i])}"
-            raise fail("law", law=f"{low} <= {name}(z) <= {high}", detail=detail)
+            raise fail("law", law=f"{low} <= {name}(z) <= {high}", detail=f"{name}({show_value(z.reshape(-1)[i])}) = {show_value(got.reshape(-1)[i])}")
 
     @register(
         f"{name}_is_monotone",
@@ -158,12 +158,12 @@ def _register_for(name: str) -> None:
         z = data.draw(tensors(dtype, st.tuples(st.integers(2, 12)), infinite=True), label="z").sort().values
         got = answer(subject, name, z)
         if got.shape != z.shape:
-            raise fail("wrong_shape", doing=f"{name}({show(z)})", got=tuple(got.shape), expected=tuple(z.shape))
+            raise fail("wrong_shape", doing=call(name, show(z)), got=tuple(got.shape), expected=tuple(z.shape))
         drops = torch.nonzero(got[1:] < got[:-1]).reshape(-1)
         if len(drops):
             i = int(drops[0])
-            detail = f"{name}({show_value(z[i])}) = {show_value(got[i])} > {name}({show_value(z[i + 1])}) = {show_value(got[i + 1])}"
-            raise fail("law", law=f"{name} is monotone", detail=detail)
+            raise fail("not_monotone", name=name,
+                       detail=f"{name}({show_value(z[i])}) = {show_value(got[i])} > {name}({show_value(z[i + 1])}) = {show_value(got[i + 1])}")
 
     if name in DERIVATIVES:
 
@@ -172,7 +172,8 @@ def _register_for(name: str) -> None:
             "activations",
             f"autograd through {name} gives its analytic derivative, at 0 and at large |z| too ({GRADIENT_RANGE[name][torch.float32][0]:g} <= z <= {GRADIENT_RANGE[name][torch.float32][1]:g} in float32)"
             + (" (z != 0)" if name == "relu" else ""),
-            f"通过 autograd 求得的 {name} 梯度等于解析导数（包括 0 处和 |z| 很大时）" + ("（z != 0）" if name == "relu" else ""),
+            f"通过 autograd 求得的 {name} 梯度等于解析导数，包括 0 处和 |z| 很大时（float32 下 {GRADIENT_RANGE[name][torch.float32][0]:g} <= z <= {GRADIENT_RANGE[name][torch.float32][1]:g}）"
+            + ("（z != 0）" if name == "relu" else ""),
             needs=[name],
             points=2,
         )
@@ -183,13 +184,13 @@ def _register_for(name: str) -> None:
             if name == "relu":
                 elements = elements.filter(lambda v: v != 0)
             z = data.draw(tensors(dtype, st.tuples(st.integers(1, 6)), elements=elements), label="z")
-            doing = f"{name}({show(z)}).sum().backward()"
+            doing = say("backward", call=call(name, show(z)))
             _, grad = subject.grad(name, z, doing=doing)
             if grad is None:
                 raise fail("no_grad", doing=f"{name}(z)")
-            got = grad.tensor(f"z.grad after {doing}")
+            got = grad.tensor(say("after", what="z.grad", doing=doing))
             want = DERIVATIVES[name](z.to(torch.float64)).to(dtype)
-            assert_close(got, want, f"z.grad after {doing}", inputs=z, check_dtype=False)
+            assert_close(got, want, say("after", what="z.grad", doing=doing), inputs=z, check_dtype=False)
 
 
 for _name in ACTIVATIONS:
@@ -201,7 +202,7 @@ def step_of_zero_is_one(subject, data):
     dtype = data.draw(float_dtypes(), label="dtype")
     for z in (torch.zeros((), dtype=dtype), torch.tensor([0.0, -0.0, 1e-30, -1e-30], dtype=dtype)):
         got = answer(subject, "step", z)
-        assert_close(got, expected("step", z), f"step({show(z)})", inputs=z, check_dtype=False)
+        assert_close(got, expected("step", z), call("step", show(z)), inputs=z, check_dtype=False)
 
 
 def _law(pid, statement, zh, needs, bound, lhs, rhs, law):
@@ -212,7 +213,7 @@ def _law(pid, statement, zh, needs, bound, lhs, rhs, law):
         def f(name, t):
             return answer(subject, name, t).to(torch.float64)
         left, right = lhs(f, z), rhs(f, z)
-        assert_close(left, right, f"{law} with z = {show(z)}", inputs=z, check_dtype=False, rtol=0, atol=10 * 2 ** -23 if dtype == torch.float32 else 1e-12)
+        assert_close(left, right, say("law_with_z", law=law, z=show(z)), inputs=z, check_dtype=False, rtol=0, atol=10 * 2 ** -23 if dtype == torch.float32 else 1e-12)
 
 
 _law("sigmoid_is_symmetric", "sigmoid(-z) = 1 - sigmoid(z)", "sigmoid(-z) = 1 - sigmoid(z)", ["sigmoid"], None,

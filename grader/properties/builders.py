@@ -6,6 +6,7 @@ import torch
 from hypothesis import strategies as st
 
 from grader.compare import assert_close
+from grader.messages import say
 from grader.outcomes import fail
 from grader.properties import register
 from grader.properties.common import (
@@ -18,10 +19,10 @@ from grader.strategies import random_tensor, seeds, sizes
 FORWARD_TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
 
 
-def forward_matches(subject, model, formula, x, doing):
+def forward_matches(subject, model, name, formula, x, doing):
     """The model's output equals the formula evaluated with the model's own weights."""
     got = subject.forward(model, x, doing).tensor(doing)
-    state = subject.state_dict(model, f"{doing.split('(')[0]}.state_dict()")
+    state = subject.state_dict(model, f"{name}.state_dict()")
     assert_close(got, formula(state, x.to(torch.float64), doing), doing, check_dtype=False, **FORWARD_TOLERANCE)
     return got
 
@@ -42,7 +43,8 @@ def seq_net_has_the_lesson_layers(subject, data):
           needs=["seq_net"])
 def seq_net_forward_is_the_formula(subject, data):
     n, seed = data.draw(sizes(1, 16), label="n"), data.draw(seeds(), label="seed")
-    forward_matches(subject, subject.new("seq_net"), seq_net_formula, random_tensor((n, 2), seed, scale=3), f"seq_net(x) for x of shape ({n}, 2)")
+    forward_matches(subject, subject.new("seq_net"), "seq_net", seq_net_formula, random_tensor((n, 2), seed, scale=3),
+                    say("for_x_of_shape", call="seq_net(x)", shape=(n, 2)))
 
 
 @register("seq_model_has_named_layers", "builders",
@@ -55,7 +57,7 @@ def seq_model_has_named_layers(subject, data):
     check_parameters(info, seq_model_shapes(), "seq_model")
     order = [m["name"] for m in info["modules"] if m["name"]]
     if order[:3] != ["hidden_linear", "hidden_activation", "output_linear"]:
-        raise fail("structure", doing="seq_model", detail=f"its layers run in the order {order}, expected hidden_linear, hidden_activation, output_linear")
+        raise fail("layer_order", doing="seq_model", order=order, expected="hidden_linear, hidden_activation, output_linear")
 
 
 @register("module_net_registers_its_layers", "builders",
@@ -78,7 +80,8 @@ def module_net_forward_is_the_formula(subject, data):
     i, h, o = data.draw(sizes(), label="i"), data.draw(sizes(), label="h"), data.draw(sizes(), label="o")
     n, seed = data.draw(sizes(1, 16), label="n"), data.draw(seeds(), label="seed")
     model = subject.new("module_net", i, h, o)
-    forward_matches(subject, model, module_net_formula, random_tensor((n, i), seed, scale=3), f"module_net({i}, {h}, {o})(x) for x of shape ({n}, {i})")
+    forward_matches(subject, model, "module_net", module_net_formula, random_tensor((n, i), seed, scale=3),
+                    say("for_x_of_shape", call=f"module_net({i}, {h}, {o})(x)", shape=(n, i)))
 
 
 @register("seq_net_weights_fit_module_net", "builders",
@@ -91,11 +94,11 @@ def seq_net_weights_fit_module_net(subject, data):
     state = subject.state_dict(seq, "seq_net.state_dict()")
     renamed = {name.replace("0.", "layer1.", 1) if name.startswith("0.") else name.replace("2.", "layer3.", 1): t for name, t in state.items()}
     net = subject.new("module_net", 2, 4, 1)
-    subject.load_state_dict(net, renamed, "module_net(2, 4, 1).load_state_dict(seq_net's weights renamed)")
+    subject.load_state_dict(net, renamed, say("load_state_dict", model="module_net(2, 4, 1)", weights=say("seq_net_weights_renamed")))
     x = random_tensor((n, 2), seed, scale=3)
     a = subject.forward(seq, x, "seq_net(x)").tensor("seq_net(x)")
     b = subject.forward(net, x, "module_net(2, 4, 1)(x)").tensor("module_net(2, 4, 1)(x)")
-    assert_close(b, a, f"module_net(2, 4, 1)(x) against seq_net(x), x of shape ({n}, 2)", check_dtype=False, rtol=1e-6, atol=1e-6)
+    assert_close(b, a, say("against_for_x_of_shape", got="module_net(2, 4, 1)(x)", expected="seq_net(x)", shape=(n, 2)), check_dtype=False, rtol=1e-6, atol=1e-6)
 
 
 def model_sizes():
@@ -122,7 +125,8 @@ def model_forward_is_the_formula(subject, data):
     i, o = data.draw(model_sizes(), label="(in, out)")
     n, seed = data.draw(sizes(1, 12), label="n"), data.draw(seeds(), label="seed")
     model = subject.new("Model", i, o)
-    forward_matches(subject, model, model_formula, random_tensor((n, i), seed, scale=3), f"Model({i}, {o})(x) for x of shape ({n}, {i})")
+    forward_matches(subject, model, "Model", model_formula, random_tensor((n, i), seed, scale=3),
+                    say("for_x_of_shape", call=f"Model({i}, {o})(x)", shape=(n, i)))
 
 
 @register("Model_rows_are_distributions", "builders",
@@ -132,13 +136,13 @@ def model_forward_is_the_formula(subject, data):
 def model_rows_are_distributions(subject, data):
     i, o = data.draw(model_sizes(), label="(in, out)")
     n, seed = data.draw(sizes(1, 12), label="n"), data.draw(seeds(), label="seed")
-    doing = f"Model({i}, {o})(x) for x of shape ({n}, {i})"
+    doing = say("for_x_of_shape", call=f"Model({i}, {o})(x)", shape=(n, i))
     got = subject.forward(subject.new("Model", i, o), random_tensor((n, i), seed, scale=3), doing).tensor(doing)
     if tuple(got.shape) != (n, o):
         raise fail("wrong_shape", doing=doing, got=tuple(got.shape), expected=(n, o))
     if bool((got < 0).any()):
-        raise fail("fact", detail=f"{doing} has negative entries")
-    assert_close(got.sum(dim=1).to(torch.float64), torch.ones(n, dtype=torch.float64), f"row sums of {doing}", check_dtype=False, rtol=0, atol=1e-5)
+        raise fail("negative_entries", doing=doing)
+    assert_close(got.sum(dim=1).to(torch.float64), torch.ones(n, dtype=torch.float64), say("row_sums", doing=doing), check_dtype=False, rtol=0, atol=1e-5)
 
 
 @register("NeuralNetwork_has_the_lesson_layers", "builders",
@@ -153,7 +157,7 @@ def neural_network_has_the_lesson_layers(subject, data):
     check_parameters(info, neural_network_shapes(), "NeuralNetwork()")
     count = sum(torch.Size(p["shape"]).numel() for p in info["parameters"])
     if count != 669_706:
-        raise fail("structure", doing="NeuralNetwork()", detail=f"it has {count:,} parameters, expected 669,706")
+        raise fail("parameter_count", doing="NeuralNetwork()", count=f"{count:,}", expected="669,706")
 
 
 @register("NeuralNetwork_maps_images_to_logits", "builders",
@@ -163,7 +167,7 @@ def neural_network_has_the_lesson_layers(subject, data):
 def neural_network_maps_images_to_logits(subject, data):
     n, seed = data.draw(sizes(1, 4), label="n"), data.draw(seeds(), label="seed")
     x = random_tensor((n, 28, 28), seed)
-    doing = f"NeuralNetwork()(x) for x of shape ({n}, 28, 28)"
-    got = forward_matches(subject, subject.new("NeuralNetwork"), neural_network_formula, x, doing)
+    doing = say("for_x_of_shape", call="NeuralNetwork()(x)", shape=(n, 28, 28))
+    got = forward_matches(subject, subject.new("NeuralNetwork"), "NeuralNetwork", neural_network_formula, x, doing)
     if tuple(got.shape) != (n, 10):
         raise fail("wrong_shape", doing=doing, got=tuple(got.shape), expected=(n, 10))

@@ -6,6 +6,7 @@ import torch
 from hypothesis import strategies as st
 
 from grader.compare import assert_close
+from grader.messages import say
 from grader.outcomes import fail
 from grader.properties import register
 from grader.properties.common import LINEAR
@@ -48,12 +49,11 @@ def collapse_linear_returns_one_linear_layer(subject, data):
     layers, result, doing = collapsed(subject, data)
     info = result["info"]
     if info["type"] != LINEAR:
-        raise fail("structure", doing=doing, detail=f"it returned a {info['type']}, expected one nn.Linear")
+        raise fail("not_one_linear", doing=doing, got=info["type"])
     top = info["modules"][0]
     fan_in, fan_out = layers[0]["weight"].shape[1], layers[-1]["weight"].shape[0]
     if (top["in_features"], top["out_features"]) != (fan_in, fan_out):
-        detail = f"it returned Linear({top['in_features']}, {top['out_features']}), expected Linear({fan_in}, {fan_out})"
-        raise fail("structure", doing=doing, detail=detail)
+        raise fail("wrong_linear", doing=doing, got=f"Linear({top['in_features']}, {top['out_features']})", expected=f"Linear({fan_in}, {fan_out})")
 
 
 @register("collapse_linear_matches_the_stack", "collapse",
@@ -67,7 +67,7 @@ def collapse_linear_matches_the_stack(subject, data):
     got = subject.forward(result["model"], x, f"{doing}(x)").tensor(f"{doing}(x)")
     expected = run_stack(layers, x.to(torch.float64))
     tol = 1e-4 if dtype == torch.float32 else 1e-10
-    assert_close(got, expected, f"{doing}(x) against stack(x)", check_dtype=False, rtol=tol, atol=tol)
+    assert_close(got, expected, say("against", got=f"{doing}(x)", expected="stack(x)"), check_dtype=False, rtol=tol, atol=tol)
 
 
 def _breaks_collapse(name: str) -> None:
@@ -87,7 +87,7 @@ def _breaks_collapse(name: str) -> None:
             raise fail("wrong_shape", doing=f"{name}(z)", got=tuple(hidden.shape), expected=(64, width))
         residual = affine_residual(x, hidden.to(torch.float64) @ w2.T)
         if residual < 1e-3:
-            raise fail("fact", detail=f"Linear -> {name} -> Linear is still affine (relative residual {residual:.1e}): {name} acts like a linear function")
+            raise fail("still_affine", name=name, residual=f"{residual:.1e}")
 
 
 for _name in ("sigmoid", "tanh", "relu"):
@@ -103,10 +103,10 @@ def seq_net_without_tanh_collapses(subject, data):
     model = subject.new("seq_net")
     subject.replace_with_identity(model, "1")
     x = random_tensor((32, 2), seed, scale=3)
-    doing = "seq_net(x) with seq_net[1] = nn.Identity()"
+    doing = say("with_identity", model="seq_net(x)", layer="seq_net[1]")
     y = subject.forward(model, x, doing).tensor(doing)
     if y.shape != (32, 1):
         raise fail("wrong_shape", doing=doing, got=tuple(y.shape), expected=(32, 1))
     residual = affine_residual(x.to(torch.float64), y.to(torch.float64))
     if residual > 1e-4:
-        raise fail("fact", detail=f"{doing} is not affine in x (relative residual {residual:.1e}): its forward does not go through seq_net[1]")
+        raise fail("not_affine", doing=doing, residual=f"{residual:.1e}", layer="seq_net[1]")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from grader.messages import say
 from grader.outcomes import fail
 
 LINEAR = "torch.nn.modules.linear.Linear"
@@ -41,7 +42,7 @@ def neural_network_shapes() -> dict[str, tuple[int, ...]]:
 
 def weights(state: dict, name: str, doing: str) -> torch.Tensor:
     if name not in state:
-        raise fail("structure", doing=doing, detail=f"its state_dict has no {name!r} (it has {sorted(state)})")
+        raise fail("no_state_key", doing=doing, name=repr(name), names=sorted(state))
     return state[name].to(torch.float64)
 
 
@@ -72,8 +73,7 @@ def neural_network_formula(state, x, doing):
 def check_parameters(info: dict, shapes: dict[str, tuple[int, ...]], doing: str) -> None:
     """Exactly the expected parameter names and shapes, all registered with PyTorch."""
     if info["unregistered"]:
-        detail = f"layers kept in a plain list or dict are invisible to PyTorch: {', '.join(info['unregistered'])} (use attributes, nn.ModuleList or nn.ModuleDict)"
-        raise fail("structure", doing=doing, detail=detail)
+        raise fail("unregistered_layers", doing=doing, names=", ".join(info["unregistered"]))
     got = {p["name"]: tuple(p["shape"]) for p in info["parameters"]}
     if got != shapes:
         missing = sorted(set(shapes) - set(got))
@@ -81,11 +81,14 @@ def check_parameters(info: dict, shapes: dict[str, tuple[int, ...]], doing: str)
         wrong = sorted(n for n in set(got) & set(shapes) if got[n] != shapes[n])
         parts = []
         if missing:
-            parts.append(f"missing parameters {missing}")
+            parts.append(say("missing_parameters", names=missing))
         if extra:
-            parts.append(f"unexpected parameters {extra}")
-        parts += [f"{n} has shape {got[n]}, expected {shapes[n]}" for n in wrong]
-        raise fail("structure", doing=doing, detail="; ".join(parts))
+            parts.append(say("unexpected_parameters", names=extra))
+        parts += [say("parameter_shape", name=n, got=got[n], expected=shapes[n]) for n in wrong]
+        problems = parts[-1]
+        for part in reversed(parts[:-1]):
+            problems = say("and_also", first=part, rest=problems)
+        raise fail("wrong_parameters", doing=doing, problems=problems)
 
 
 def check_modules(info: dict, expected: dict[str, str], doing: str, exact: bool = False) -> None:
@@ -94,9 +97,9 @@ def check_modules(info: dict, expected: dict[str, str], doing: str, exact: bool 
     modules = {m["name"]: m["type"] for m in info["modules"]}
     extra = sorted(set(modules) - set(expected) - {""})
     if exact and extra:
-        raise fail("structure", doing=doing, detail=f"it has layers the lesson's network does not: {', '.join(extra)}")
+        raise fail("extra_layers", doing=doing, names=", ".join(extra))
     for name, kind in expected.items():
         if name not in modules:
-            raise fail("structure", doing=doing, detail=f"it has no submodule {name!r}")
+            raise fail("no_submodule", doing=doing, name=repr(name))
         if modules[name] != kind:
-            raise fail("structure", doing=doing, detail=f"{name} is a {modules[name]}, expected {kind.rsplit('.', 1)[-1]}")
+            raise fail("wrong_layer_type", doing=doing, name=name, got=modules[name], expected=kind.rsplit(".", 1)[-1])

@@ -46,7 +46,7 @@ def _function_on_meta(name: str) -> None:
               needs=[name], examples=5)
     def runs_on_meta(subject, data):
         x = function_input(name, data)
-        doing = f"{name}(x) with x on the meta device, shape {tuple(x.shape)}"
+        doing = say("on_meta", name=name, shape=tuple(x.shape))
         result = subject.call(name, x, device="meta", doing=doing)
         got = result.tensor(doing)
         if result.device != "meta":
@@ -67,13 +67,13 @@ def _model_on_meta(name: str) -> None:
         model = subject.new(name, *args)
         label = f"{name}({', '.join(map(str, args))})" if args else name
         if not subject.to(model, "meta", f"{label}.to('meta')"):
-            raise fail("fact", detail=f"{label}.to('meta') returned a different object")
+            raise fail("to_returned_other", call=f"{label}.to('meta')")
         info = subject.describe(model)
         stray = [p["name"] for p in info["parameters"] if p["device"] != "meta"]
         if stray or info["unregistered"]:
-            raise fail("fact", detail=f"after {label}.to('meta') these stayed behind: {stray + info['unregistered']}")
+            raise fail("stayed_behind", call=f"{label}.to('meta')", names=stray + info["unregistered"])
         x = torch.zeros((n, *features))
-        doing = f"{label}(x) with the model and x on the meta device"
+        doing = say("model_on_meta", model=label)
         result = subject.forward(model, x, doing, device="meta")
         result.tensor(doing)
         if result.device != "meta":
@@ -100,12 +100,12 @@ def functions_on_cuda_match_cpu(subject, data):
     name = data.draw(st.sampled_from([*ACTIVATIONS, *GATES]), label="function")
     x = function_input(name, data)
     cpu = subject.call(name, x, doing=f"{name}(x)").tensor(f"{name}(x)")
-    doing = f"{name}(x) with x on cuda, {show(x)}"
+    doing = say("on_cuda", name=name, x=show(x))
     result = subject.call(name, x, device="cuda", doing=doing)
     got = result.tensor(doing)
     if not result.device.startswith("cuda"):
         raise fail("wrong_device", doing=doing, got=result.device, expected="cuda")
-    assert_close(got, cpu, f"{doing} against the CPU result", inputs=x if name in ACTIVATIONS else None, check_dtype=True, rtol=1e-5, atol=1e-6)
+    assert_close(got, cpu, say("against_cpu", doing=doing), inputs=x if name in ACTIVATIONS else None, check_dtype=True, rtol=1e-5, atol=1e-6)
 
 
 @register("models_on_cuda_match_cpu", "devices",
@@ -121,12 +121,12 @@ def models_on_cuda_match_cpu(subject, data):
     x = random_tensor((n, *features), seed)
     cpu = subject.forward(model, x, f"{name}(x)").tensor(f"{name}(x)")
     subject.to(model, "cuda", f"{name}.to('cuda')")
-    doing = f"{name}(x) on cuda"
+    doing = say("model_on_cuda", name=name)
     result = subject.forward(model, x, doing, device="cuda")
     got = result.tensor(doing)
     if not result.device.startswith("cuda"):
         raise fail("wrong_device", doing=doing, got=result.device, expected="cuda")
-    assert_close(got, cpu, f"{doing} against the CPU result", rtol=1e-4, atol=1e-5)
+    assert_close(got, cpu, say("against_cpu", doing=doing), rtol=1e-4, atol=1e-5)
 
 
 @register("params_round_trip_across_devices", "devices",
@@ -140,13 +140,13 @@ def params_round_trip_across_devices(subject, data):
     expected = subject.state_dict(source)
     subject.to(source, source_device, f"module_net.to({source_device!r})")
     file = subject.scratch_file()
-    subject.call("save_params", source, file, doing=f"save_params(module_net on {source_device}, path)")
+    subject.call("save_params", source, file, doing=say("save_on_device", device=source_device))
     target = subject.new("module_net", 2, 4, 1)
     subject.to(target, target_device, f"module_net.to({target_device!r})")
-    doing = f"load_params(module_net on {target_device}, path saved on {source_device})"
+    doing = say("load_on_device", target=target_device, source=source_device)
     subject.call("load_params", target, file, doing=doing)
-    got = subject.state_dict(target, f"state_dict() after {doing}")
+    got = subject.state_dict(target, say("after", what="state_dict()", doing=doing))
     for key, tensor in expected.items():
         if key not in got:
-            raise fail("file", doing=doing, detail=f"missing {key}")
-        assert_close(got[key], tensor, f"{key} after {doing}", rtol=0, atol=0)
+            raise fail("missing_key", doing=doing, entry=key)
+        assert_close(got[key], tensor, say("after", what=key, doing=doing), rtol=0, atol=0)

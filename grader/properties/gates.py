@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from grader.compare import assert_close, show
+from grader.compare import assert_close, call, show
+from grader.messages import Message, say
 from grader.outcomes import fail
 from grader.properties import register
 from grader.strategies import GATE_ROWS, float_dtypes, gate_inputs, gate_rows
@@ -23,12 +24,12 @@ def truth(gate: str, rows, dtype) -> torch.Tensor:
     return torch.tensor([TRUTH[gate][GATE_ROWS.index(tuple(r))] for r in rows], dtype=dtype)
 
 
-def gate_call(gate: str, X: torch.Tensor) -> str:
+def gate_call(gate: str, X: torch.Tensor) -> Message:
     """How a gate call reads in feedback: the whole X when small, its batch size otherwise."""
-    return f"{gate}(X) on a batch of {X.shape[0]} rows" if X.shape[0] > 4 else f"{gate}({show(X, 12)})"
+    return say("gate_batch", gate=gate, rows=X.shape[0]) if X.shape[0] > 4 else call(gate, show(X, 12))
 
 
-def gate_answer(subject, gate: str, X: torch.Tensor) -> tuple[torch.Tensor, str]:
+def gate_answer(subject, gate: str, X: torch.Tensor) -> tuple[torch.Tensor, Message]:
     doing = gate_call(gate, X)
     return subject.call(gate, X, doing=doing).tensor(doing), doing
 
@@ -83,9 +84,9 @@ def _register_for(gate: str) -> None:
         if tuple(got.shape) != (len(rows),):
             raise fail("wrong_shape", doing=doing, got=tuple(got.shape), expected=(len(rows),))
         if not got.dtype.is_floating_point:
-            raise fail("wrong_dtype", doing=doing, got=str(got.dtype), expected="a float dtype")
+            raise fail("wrong_dtype", doing=doing, got=str(got.dtype), expected=say("a_float_dtype"))
         if not bool(((got == 0) | (got == 1)).all()):
-            raise fail("fact", detail=f"{doing} returned {show(got, 12)}: values other than 0.0 and 1.0")
+            raise fail("not_binary", doing=doing, got=show(got, 12))
         if result.device != "cpu":
             raise fail("wrong_device", doing=doing, got=result.device, expected="cpu")
 
@@ -103,10 +104,9 @@ def _register_for(gate: str) -> None:
         whole, doing = gate_answer(subject, gate, gate_inputs(rows, dtype))
         alone, alone_doing = gate_answer(subject, gate, gate_inputs([rows[i]], dtype))
         if whole.shape != (len(rows),) or alone.shape != (1,):
-            raise fail("fact", detail=f"{doing} has shape {tuple(whole.shape)} and {alone_doing} has shape {tuple(alone.shape)}")
+            raise fail("batch_shapes", doing=doing, got=tuple(whole.shape), other=alone_doing, other_got=tuple(alone.shape))
         if not torch.equal(whole[i].to(torch.float64), alone[0].to(torch.float64)):
-            detail = f"row {i} {rows[i]} gives {whole[i].item()} inside a batch of {len(rows)} but {alone[0].item()} alone"
-            raise fail("fact", detail=detail)
+            raise fail("row_depends_on_batch", i=i, row=rows[i], in_batch=whole[i].item(), n=len(rows), alone=alone[0].item())
 
 
 for _gate in GATES:

@@ -6,6 +6,7 @@ import torch
 from hypothesis import strategies as st
 
 from grader.compare import assert_close
+from grader.messages import say
 from grader.outcomes import StudentError, fail
 from grader.properties import register
 from grader.properties.common import model_shapes, module_net_shapes, seq_net_shapes
@@ -29,7 +30,7 @@ def saved(subject, data, name: str):
     seed = data.draw(seeds(), label="seed")
     model = subject.new(name, *args)
     state = initial_state(shapes, seed)
-    subject.load_state_dict(model, state, f"{constructor(name, args)}.load_state_dict(known weights)")
+    subject.load_state_dict(model, state, say("load_state_dict", model=constructor(name, args), weights=say("known_weights")))
     file = subject.scratch_file()
     doing = f"save_params({constructor(name, args)}, path)"
     subject.call("save_params", model, file, doing=doing)
@@ -39,10 +40,10 @@ def saved(subject, data, name: str):
 def same_state(got: dict, expected: dict, doing: str) -> None:
     """Same keys, shapes, dtypes and bits."""
     if sorted(got) != sorted(expected):
-        raise fail("file", doing=doing, detail=f"keys {sorted(got)}, expected {sorted(expected)}")
+        raise fail("wrong_keys", doing=doing, got=sorted(got), expected=sorted(expected))
     for key, tensor in expected.items():
         if got[key].dtype != tensor.dtype or got[key].shape != tensor.shape or not torch.equal(got[key], tensor):
-            assert_close(got[key], tensor, f"{doing}: {key}", rtol=0, atol=0)
+            assert_close(got[key], tensor, say("labelled", doing=doing, part=key), rtol=0, atol=0)
 
 
 @register("save_params_writes_a_weights_only_state_dict", "saveload",
@@ -62,12 +63,13 @@ def state_dict_round_trip_is_exact(subject, data):
     name = data.draw(st.sampled_from([n for n in SUBJECT_MODELS if subject.has(n)]), label="model")
     original, args, state, file, _ = saved(subject, data, name)
     fresh = subject.new(name, *args)
-    subject.load_state_dict(fresh, {k: -v for k, v in state.items()}, "fresh model.load_state_dict(other weights)")
-    doing = f"load_params(fresh {constructor(name, args)}, path)"
+    subject.load_state_dict(fresh, {k: -v for k, v in state.items()}, say("load_state_dict", model=say("fresh_model"), weights=say("other_weights")))
+    doing = say("load_into_fresh", model=constructor(name, args))
     returned = subject.call("load_params", fresh, file, doing=doing)
     if returned.kind != "model" or returned.ref != fresh.ref:
-        raise fail("fact", detail=f"{doing} returned {returned.describe()}, expected the model it loaded into")
-    same_state(subject.state_dict(fresh, f"state_dict() after {doing}"), state, f"state_dict() after {doing}")
+        raise fail("not_same_model", doing=doing, got=returned.describe())
+    after = say("after", what="state_dict()", doing=doing)
+    same_state(subject.state_dict(fresh, after), state, after)
 
 
 @register("load_params_is_strict", "saveload",
@@ -79,9 +81,9 @@ def load_params_is_strict(subject, data):
     file = subject.scratch_file()
     subject.call("save_params", seq, file, doing="save_params(seq_net, path)")
     target = subject.new("module_net", 2, 4, 1)
-    doing = "load_params(module_net(2, 4, 1), path of seq_net's parameters)"
+    doing = say("load_seq_net_file")
     try:
         subject.call("load_params", target, file, doing=doing)
     except StudentError:
         return
-    raise fail("fact", detail=f"{doing} did not raise: its keys 0.weight, ... do not match layer1.weight, ... (use strict loading)")
+    raise fail("not_strict", doing=doing)

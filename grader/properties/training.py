@@ -6,6 +6,7 @@ import torch
 from hypothesis import strategies as st
 
 from grader.compare import assert_close
+from grader.messages import Message, say
 from grader.outcomes import fail
 from grader.properties import register
 from grader.properties.common import seq_net_shapes
@@ -47,9 +48,9 @@ def training_setups(draw):
     return {"state": initial_state(seq_net_shapes(), seed), "x": x[rows], "y": y[rows], "epochs": epochs, "lr": lr}
 
 
-def student_run(subject, setup) -> tuple[list, object, str]:
+def student_run(subject, setup) -> tuple[list, object, Message]:
     model = subject.stack(stack_layers(setup["state"]))
-    doing = f"train(model, x, y, epochs={setup['epochs']}, lr={setup['lr']}) on {len(setup['x'])} flower points"
+    doing = say("train_on_flower", epochs=setup["epochs"], lr=setup["lr"], n=len(setup["x"]))
     answer = subject.call("train", model, setup["x"], setup["y"], setup["epochs"], setup["lr"], doing=doing)
     return answer, model, doing
 
@@ -62,12 +63,12 @@ def train_returns_one_float_per_epoch(subject, data):
     setup = data.draw(training_setups(), label="setup")
     answer, _, doing = student_run(subject, setup)
     if answer.kind != "list":
-        raise fail("fact", detail=f"{doing} returned {answer.describe()}, expected a list of floats")
+        raise fail("not_loss_list", doing=doing, got=answer.describe())
     if len(answer.items) != setup["epochs"]:
-        raise fail("fact", detail=f"{doing} returned {len(answer.items)} losses, expected {setup['epochs']}")
+        raise fail("wrong_loss_count", doing=doing, got=len(answer.items), expected=setup["epochs"])
     bad = [item for item in answer.items if item.kind != "scalar" or item.type != "float"]
     if bad:
-        raise fail("fact", detail=f"{doing} returned a loss that is {bad[0].describe()}, expected a float (use loss.item())")
+        raise fail("loss_not_float", doing=doing, got=bad[0].describe())
 
 
 @register("train_follows_the_reference_loop", "training",
@@ -78,16 +79,16 @@ def train_follows_the_reference_loop(subject, data):
     setup = data.draw(training_setups(), label="setup")
     answer, model, doing = student_run(subject, setup)
     if answer.kind != "list":
-        raise fail("fact", detail=f"{doing} returned {answer.describe()}, expected a list of floats")
+        raise fail("not_loss_list", doing=doing, got=answer.describe())
     losses = [float(item.value) if item.kind == "scalar" and isinstance(item.value, (int, float)) else float(item.value.item()) if item.kind == "tensor" and item.value.numel() == 1 else float("nan") for item in answer.items]
     expected_losses, expected_state = reference_run(setup["state"], setup["x"], setup["y"], setup["epochs"], setup["lr"])
     assert_close(torch.tensor(losses, dtype=torch.float64), torch.tensor(expected_losses, dtype=torch.float64),
-                 f"the losses returned by {doing}", input_name="epoch", rtol=1e-4, atol=1e-6)
-    state = subject.state_dict(model, "model.state_dict() after train")
+                 say("losses_returned_by", doing=doing), input_name="epoch", rtol=1e-4, atol=1e-6)
+    state = subject.state_dict(model, say("after", what="model.state_dict()", doing="train"))
     for name, tensor in expected_state.items():
         if name not in state:
-            raise fail("structure", doing=doing, detail=f"the model lost its parameter {name}")
-        assert_close(state[name], tensor, f"{name} after {doing}", check_dtype=False, rtol=1e-4, atol=1e-5)
+            raise fail("lost_parameter", doing=doing, name=name)
+        assert_close(state[name], tensor, say("after", what=name, doing=doing), check_dtype=False, rtol=1e-4, atol=1e-5)
 
 
 @register("trained_seq_net_beats_logistic_regression", "training",
@@ -99,13 +100,14 @@ def trained_seq_net_beats_logistic_regression(subject, data):
     x, y = flower(seed=1)
     x_test, y_test = flower(seed=100 + seed)
     model = subject.new("seq_net")
-    subject.load_state_dict(model, initial_state(seq_net_shapes(), seed), "seq_net.load_state_dict(initial weights)")
+    subject.load_state_dict(model, initial_state(seq_net_shapes(), seed), say("load_state_dict", model="seq_net", weights=say("initial_weights")))
     doing = f"train(seq_net, flower x, flower y, {FLOWER_EPOCHS}, {FLOWER_LR})"
     subject.call("train", model, x, y, FLOWER_EPOCHS, FLOWER_LR, doing=doing)
-    logits = subject.forward(model, x_test, "seq_net(fresh flower x)").tensor("seq_net(fresh flower x)")
+    fresh = say("seq_net_on_fresh_flower")
+    logits = subject.forward(model, x_test, fresh).tensor(fresh)
     if logits.shape != y_test.shape:
-        raise fail("wrong_shape", doing="seq_net(fresh flower x)", got=tuple(logits.shape), expected=tuple(y_test.shape))
+        raise fail("wrong_shape", doing=fresh, got=tuple(logits.shape), expected=tuple(y_test.shape))
     network = accuracy(logits.to(torch.float32), y_test)
     baseline = logistic_regression_accuracy(x, y, x_test, y_test)
     if network < baseline + FLOWER_MARGIN:
-        raise fail("fact", detail=f"after {doing}, seq_net is {network:.0%} accurate on fresh flower points; logistic regression gets {baseline:.0%}")
+        raise fail("not_better_than_logistic", doing=doing, network=f"{network:.0%}", baseline=f"{baseline:.0%}")

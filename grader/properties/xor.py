@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
+from grader.messages import say
 from grader.outcomes import fail
 from grader.properties import register
 from grader.properties.common import module_net_shapes
@@ -35,9 +36,9 @@ def xor_is_not_linearly_separable(subject, data):
     perceptron = subject.call("step", X @ torch.tensor([b, w1, w2], dtype=torch.float64), doing="step(X @ w)").tensor("step(X @ w)")
     xor = subject.call("XOR", X, doing="XOR(X)").tensor("XOR(X)")
     if xor.tolist() != list(map(float, XOR_LABELS)):
-        raise fail("fact", detail=f"XOR on the four rows gives {xor.tolist()}, expected {list(XOR_LABELS)}")
+        raise fail("xor_rows", got=xor.tolist(), expected=list(XOR_LABELS))
     if perceptron.tolist() == xor.tolist():
-        raise fail("fact", detail=f"the perceptron with b={b}, w1={w1}, w2={w2} reproduces XOR: step(X @ w) = {perceptron.tolist()}")
+        raise fail("perceptron_is_xor", b=b, w1=w1, w2=w2, got=perceptron.tolist())
 
 
 def trained_predictions(subject, hidden: int, seed: int, identity: bool) -> list[float]:
@@ -45,14 +46,15 @@ def trained_predictions(subject, hidden: int, seed: int, identity: bool) -> list
     doing = f"module_net(2, {hidden}, 1)"
     if identity:
         subject.replace_with_identity(model, "layer2")
-        doing += " with layer2 = nn.Identity()"
+        doing = say("with_identity", model=doing, layer="layer2")
     state = initial_state(module_net_shapes(2, hidden, 1), seed)
-    subject.load_state_dict(model, state, f"{doing}.load_state_dict(initial weights)")
+    subject.load_state_dict(model, state, say("load_state_dict", model=doing, weights=say("initial_weights")))
     x, y = xor_points()
-    subject.fit(model, x, y, XOR_EPOCHS, XOR_LR, f"training {doing} on XOR")
-    out = subject.forward(model, x, f"{doing}(x)").tensor(f"{doing}(x)")
+    subject.fit(model, x, y, XOR_EPOCHS, XOR_LR, say("training_on_xor", model=doing))
+    applied = say("applied_to_x", model=doing)
+    out = subject.forward(model, x, applied).tensor(applied)
     if out.shape != (4, 1):
-        raise fail("wrong_shape", doing=f"{doing}(x)", got=tuple(out.shape), expected=(4, 1))
+        raise fail("wrong_shape", doing=applied, got=tuple(out.shape), expected=(4, 1))
     return (out.reshape(-1) > 0).to(torch.float32).tolist()
 
 
@@ -66,7 +68,7 @@ def module_net_learns_xor(subject, data):
         seed = next(s for s in range(100) if xor_training_outcome(hidden, s))
     got = trained_predictions(subject, hidden, seed, identity=False)
     if got != list(map(float, XOR_LABELS)):
-        raise fail("fact", detail=f"module_net(2, {hidden}, 1) trained from initial-weight seed {seed} predicts {got} on XOR, expected {list(XOR_LABELS)} (the reference learns it from there)")
+        raise fail("xor_not_learned", hidden=hidden, seed=seed, got=got, expected=list(XOR_LABELS))
 
 
 @register("xor_needs_hidden_activation", "xor",
@@ -77,4 +79,4 @@ def xor_needs_hidden_activation(subject, data):
     hidden, seed = data.draw(st.integers(2, 6), label="h"), data.draw(st.integers(0, 7), label="seed")
     got = trained_predictions(subject, hidden, seed, identity=True)
     if got == list(map(float, XOR_LABELS)):
-        raise fail("fact", detail=f"module_net(2, {hidden}, 1) with layer2 = nn.Identity() still learned XOR: its forward does not go through self.layer2")
+        raise fail("xor_without_activation", hidden=hidden)

@@ -1,6 +1,6 @@
 # EXPECTED (the contract of the grader): no process started by a submission outlives its grading.
 # This one starts `sleep 1003` with an EMPTY environment in the worker's own process group (no
-# setsid), handing it the worker's reply pipe (its fd number is in sys.argv[2]), then ends the worker
+# setsid), handing it every open descriptor (the worker's pipes among them), then ends the worker
 # with os._exit(0) at top level. The sleeper holds the pipe open, so the grader sees no end of file
 # and waits for the module's time limit: status "crashed", every verdict "timeout" (a crash that looks
 # like a hang). After grading, `sleep 1003` must be gone.
@@ -8,11 +8,20 @@
 # sleeper has no PROPGRADE_TOKEN for kill_strays to find.)
 import os
 import subprocess
-import sys
 
 import torch
 
-subprocess.Popen(["/bin/sleep", "1003"], env={}, pass_fds=(int(sys.argv[2]),), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def is_open(fd):
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
+
+
+subprocess.Popen(["/bin/sleep", "1003"], env={}, pass_fds=[fd for fd in range(3, 64) if is_open(fd)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def relu(z):
