@@ -88,7 +88,7 @@ class Session:
         for index, source in enumerate(self.submission.cells, start=1):
             if index in self.skip:
                 continue
-            doing = self.submission.entry if module else f"cell {index}"
+            doing = self.submission.entry if module else say("cell", cell=index)
             seconds = min(self.limits.cell_seconds, max(self.remaining(), 0.1))
             op, args = ("run_module", {"source": source, "filename": self.submission.entry}) if module else ("run_cell", {"source": source, "index": index})
             args["seconds"] = seconds
@@ -122,9 +122,9 @@ class Session:
 
     def request(self, op: str, args: dict, *, doing: str) -> dict:
         if self.remaining() <= 0:
-            raise WorkerLost("timeout", say("timeout", seconds=self.limits.total_seconds, doing="grading (total limit)"))
+            raise WorkerLost("timeout", say("timeout", seconds=self.limits.total_seconds, doing=say("total_limit")))
         if self.worker is None or self.worker.lost is not None:
-            raise WorkerLost("crashed", say("not_run", reason="the worker was lost earlier"))
+            raise WorkerLost("crashed", say("not_run", reason=say("worker_lost_earlier")))
         return self.worker.request(op, args, doing=doing, seconds=min(self.limits.call_seconds, self.remaining()))
 
     def ensure_worker(self) -> None:
@@ -134,7 +134,7 @@ class Session:
         self._stop_worker()
         self.restarts += 1
         if self.restarts > MAX_RESTARTS:
-            raise WorkerLost("crashed", say("not_run", reason=f"the worker was lost {MAX_RESTARTS} times"))
+            raise WorkerLost("crashed", say("not_run", reason=say("worker_lost_times", count=MAX_RESTARTS)))
         self.run()
 
     def _stop_worker(self) -> None:
@@ -169,9 +169,9 @@ def grade(submission: Submission, options: Options) -> SubmissionResult:
     try:
         try:
             session.run()
-            names = session.request("names", {"names": contract_names()}, doing="listing names")
+            names = session.request("names", {"names": contract_names()}, doing=say("listing_names"))
             if not isinstance(names, dict) or not all(isinstance(k, str) for k in names):
-                raise WorkerLost("protocol", say("protocol", doing="listing names"))
+                raise WorkerLost("protocol", say("protocol", doing=say("listing_names")))
             cuda = options.device == "cuda"  # decided here: a submission cannot talk its CUDA checks into "skipped"
         except WorkerLost as lost:
             verdicts = [Verdict(p.id, lost.reason if lost.reason == "timeout" else "crashed", lost.message) for p in properties]
@@ -198,7 +198,7 @@ def grade(submission: Submission, options: Options) -> SubmissionResult:
 def lost_result(submission: Submission, options: Options, detail: str) -> SubmissionResult:
     """The result for a submission whose grading process itself was lost."""
     properties = options.properties or catalogue()
-    message = say("crashed", doing="grading", detail=detail[:300])
+    message = say("crashed", doing=say("grading"), how=detail[:300])
     verdicts = [Verdict(p.id, "crashed", message) for p in properties]
     return score(submission, verdicts, properties, [], "", 0.0, options, versions(), status="crashed")
 

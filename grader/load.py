@@ -21,6 +21,14 @@ NOTEBOOK, MODULE = ".ipynb", ".py"
 IGNORED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git"}
 
 
+class Unreadable(ValueError):
+    """Why a submission's file cannot be read, as a message for the student."""
+
+    def __init__(self, message: Message):
+        self.message = message
+        super().__init__(message.render("en"))
+
+
 @dataclass
 class Submission:
     path: str  # as given, for the gradebook
@@ -94,14 +102,13 @@ def load(given: str, sid: str) -> Submission:
         notebooks, modules, _ = candidates(path)
         entries = notebooks if notebooks else modules
         if len(entries) != 1:
-            found = ", ".join(p.name for p in notebooks + modules) or "nothing"
-            detail = f"a submission folder needs exactly one notebook, or else exactly one module; found {found}"
-            return Submission(given, sid, "folder", problem=say("load_error", detail=detail))
+            found = ", ".join(p.name for p in notebooks + modules) or say("nothing")
+            return Submission(given, sid, "folder", problem=say("load_error", why=say("folder_needs_one_entry", found=found)))
         return _read(given, sid, entries[0], folder=path)
     if not path.exists():
-        return Submission(given, sid, "missing", problem=say("load_error", detail=f"{given} does not exist"))
+        return Submission(given, sid, "missing", problem=say("load_error", why=say("does_not_exist", path=given)))
     if path.suffix not in (NOTEBOOK, MODULE):
-        return Submission(given, sid, "unknown", problem=say("load_error", detail=f"{path.name} is neither a .ipynb notebook nor a .py module"))
+        return Submission(given, sid, "unknown", problem=say("load_error", why=say("not_notebook_or_module", name=path.name)))
     return _read(given, sid, path, folder=None)
 
 
@@ -111,13 +118,13 @@ def _read(given: str, sid: str, entry: Path, folder: Path | None) -> Submission:
     try:
         raw = entry.read_bytes()
     except OSError as error:
-        submission.problem = say("load_error", detail=f"{entry.name}: {error.strerror}")
+        submission.problem = say("load_error", why=say("file_error", name=entry.name, error=error.strerror))
         return submission
     submission.sha256 = hashlib.sha256(raw).hexdigest()
     try:
         submission.cells = notebook_cells(raw) if kind == "notebook" else [module_source(raw, entry.name)]
-    except ValueError as error:
-        submission.problem = say("load_error", detail=f"{entry.name}: {error}")
+    except Unreadable as error:
+        submission.problem = say("load_error", why=say("file_error", name=entry.name, error=error.message))
     return submission
 
 
@@ -128,15 +135,15 @@ def notebook_cells(raw: bytes) -> list[str]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ValueError(f"not UTF-8 text (byte {error.start})") from None
+        raise Unreadable(say("not_utf8", position=error.start)) from None
     try:
         notebook = nbformat.reads(text, as_version=4)
     except Exception as error:  # noqa: BLE001 - nbformat raises many kinds for bad input
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"not a readable Jupyter notebook ({first[:200]})") from None
+        raise Unreadable(say("unreadable_notebook", error=first[:200])) from None
     cells = notebook.get("cells")
     if not isinstance(cells, list):
-        raise ValueError("not a Jupyter notebook (no cells)")
+        raise Unreadable(say("no_cells"))
     return [cell.get("source", "") for cell in cells if cell.get("cell_type") == "code"]
 
 
@@ -146,11 +153,11 @@ def module_source(raw: bytes, name: str) -> str:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
         text = raw.decode(encoding)
     except (SyntaxError, UnicodeDecodeError, LookupError) as error:
-        raise ValueError(f"cannot decode the source ({error})") from None
+        raise Unreadable(say("undecodable_source", error=str(error))) from None
     try:
         compile(text, name, "exec", dont_inherit=True)
     except SyntaxError as error:
-        raise ValueError(f"line {error.lineno}: SyntaxError: {error.msg}") from None
+        raise Unreadable(say("syntax_error_at", line=error.lineno, message=error.msg)) from None
     except ValueError as error:  # null bytes
-        raise ValueError(f"SyntaxError: {error}") from None
+        raise Unreadable(say("syntax_error_at", line=1, message=str(error))) from None
     return text

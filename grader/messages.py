@@ -31,7 +31,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "no_cuda": ("no CUDA device on the grading machine", "评分机器上没有 CUDA 设备"),
     "timeout": ("timed out after {seconds:g} s in {doing}", "{doing} 运行超时（{seconds:g} 秒）"),
     "memory": ("killed: memory cap {cap} exceeded in {doing}", "已终止：{doing} 超出内存上限 {cap}"),
-    "crashed": ("the submission ended its own process in {doing} ({detail})", "{doing} 导致提交的进程退出（{detail}）"),
+    "crashed": ("the submission ended its own process in {doing} ({how})", "{doing} 导致提交的进程退出（{how}）"),
     "protocol": ("the submission interfered with the grader in {doing}", "{doing} 干扰了评分程序"),
     "raised": ("{doing} raised {type}: {message}", "{doing} 抛出异常 {type}：{message}"),
     "not_run": ("not run: {reason}", "未运行：{reason}"),
@@ -187,7 +187,31 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     # notebook and module execution
     "cell_error": ("cell {cell} raised {type}: {message}", "第 {cell} 个单元格抛出异常 {type}：{message}"),
     "module_error": ("{file}, line {line}: {type}: {message}", "{file} 第 {line} 行：{type}：{message}"),
-    "load_error": ("the submission could not be read: {detail}", "无法读取提交：{detail}"),
+    "load_error": ("the submission could not be read: {why}", "无法读取提交：{why}"),
+    # reading a submission
+    "folder_needs_one_entry": (
+        "a submission folder needs exactly one notebook, or else exactly one module; found {found}",
+        "提交文件夹中应当恰好有一个 notebook，没有 notebook 时恰好有一个模块；实际找到：{found}",
+    ),
+    "nothing": ("nothing", "无"),
+    "does_not_exist": ("{path} does not exist", "{path} 不存在"),
+    "not_notebook_or_module": ("{name} is neither a .ipynb notebook nor a .py module", "{name} 既不是 .ipynb notebook，也不是 .py 模块"),
+    "file_error": ("{name}: {error}", "{name}：{error}"),
+    "not_utf8": ("not UTF-8 text (byte {position})", "不是 UTF-8 文本（第 {position} 个字节）"),
+    "unreadable_notebook": ("not a readable Jupyter notebook ({error})", "不是可读取的 Jupyter notebook（{error}）"),
+    "no_cells": ("not a Jupyter notebook (it has no cells)", "不是 Jupyter notebook（没有单元格）"),
+    "undecodable_source": ("cannot decode the source ({error})", "无法解码源代码（{error}）"),
+    "syntax_error_at": ("line {line}: SyntaxError: {message}", "第 {line} 行：SyntaxError：{message}"),
+    # the controller and its workers
+    "exit_code": ("exit code {code}", "退出码 {code}"),
+    "killed_by_signal": ("signal {signal}", "信号 {signal}"),
+    "no_reply": ("no reply", "没有回应"),
+    "starting_worker": ("starting the worker", "启动工作进程"),
+    "cell": ("cell {cell}", "第 {cell} 个单元格"),
+    "total_limit": ("grading (total time limit)", "评分（总时间上限）"),
+    "grading": ("grading", "评分"),
+    "worker_lost_earlier": ("the worker was lost earlier", "工作进程之前已经丢失"),
+    "worker_lost_times": ("the worker was lost {count} times", "工作进程已丢失 {count} 次"),
 }
 
 PHRASES: dict[str, tuple[str, str]] = {

@@ -53,10 +53,10 @@ class SubmissionUnderTest:
         self.session = Session(submission, options)
         try:
             self.session.run()
-            names = self.session.request("names", {"names": contract_names()}, doing="listing names")
+            names = self.session.request("names", {"names": contract_names()}, doing=say("listing_names"))
             cuda = options.device == "cuda"
             if not isinstance(names, dict):
-                raise WorkerLost("protocol", say("protocol", doing="listing names"))
+                raise WorkerLost("protocol", say("protocol", doing=say("listing_names")))
         except WorkerLost as lost:
             self.problem = lost.message.render(self.lang)
             return

@@ -271,7 +271,7 @@ class Worker:
         os.set_blocking(self._request_write, False)
         self.output = Output(self.process.stdout, self.limits.output_bytes)
         threading.Thread(target=self._watch_memory, daemon=True).start()
-        ready = self._reply(time.monotonic() + self.limits.start_seconds, "starting the worker")
+        ready = self._reply(time.monotonic() + self.limits.start_seconds, say("starting_worker"))
         self.isolation = ready.get("isolation", {}) if isinstance(ready, dict) else {}
         return ready
 
@@ -330,8 +330,13 @@ class Worker:
         elif reason == "timeout":
             message = say("timeout", seconds=round(seconds or self.limits.start_seconds, 1), doing=doing)
         elif reason == "crashed":
-            detail = f"exit code {code}" if code is not None and code >= 0 else f"signal {signal.Signals(-code).name}" if code else "no reply"
-            message = say("crashed", doing=doing, detail=detail)
+            if code is not None and code >= 0:
+                detail = say("exit_code", code=code)
+            elif code:
+                detail = say("killed_by_signal", signal=signal.Signals(-code).name)
+            else:
+                detail = say("no_reply")
+            message = say("crashed", doing=doing, how=detail)
         else:
             message = say("protocol", doing=doing)
         self.lost = WorkerLost("timeout" if reason == "timeout" else reason, message)

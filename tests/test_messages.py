@@ -29,12 +29,7 @@ REMOVED_KEYS = {"fact", "structure", "file"}
 # Files outside the message work that still pass English prose into messages
 # (load errors, lost workers, the controller's own "doing" phrases). Strict
 # xfail: translating one turns its test red until it is removed from here.
-KNOWN_PROSE = {
-    "grade.py": "doing='listing names' (say('listing_names') exists), 'grading (total limit)', not_run reasons and lost_result details are English",
-    "load.py": "load_error details are English sentences",
-    "plugin.py": "doing='listing names' is English (say('listing_names') exists)",
-    "workermanage.py": "crashed details ('exit code', 'signal', 'no reply') are English",
-}
+KNOWN_PROSE: dict[str, str] = {}
 
 # Two words of two or more letters next to each other: prose, not code.
 PROSE = re.compile(r"[A-Za-z]{2,} [A-Za-z]{2,}")
