@@ -2,8 +2,10 @@
 
 Plain execution is the same code run once in a fresh interpreter (a module as
 ``python file.py``; a notebook's code cells through IPython, as Jupyter would).
-Grading is ``propgrade grade`` on that one file with the given profile. Prints
-figures; asserts nothing (timings on shared machines are noisy).
+"cli" is ``propgrade grade`` on that one file, start-up included; "in class" is
+the per-submission time when the files are graded together in one process
+(the fork server warm). Prints figures; asserts nothing (timings on shared
+machines are noisy).
 
     .venv/bin/python benchmarks/overhead.py [--profile ci|default] [PATH ...]
 """
@@ -59,15 +61,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     paths = args.paths or sorted((ROOT / "submissions" / "correct").iterdir())
-    print(f"{'submission':32} {'plain s':>8} {'graded s':>9} {'overhead s':>11}")
+    sys.path.insert(0, str(ROOT))
+    from grader.grade import Options, grade_many
+    from grader.load import load_all
+
+    started = time.perf_counter()
+    in_class = {r.submission: r.seconds for r in grade_many(load_all([str(p) for p in paths]), Options(profile=args.profile))}
+    class_wall = time.perf_counter() - started
+    print(f"{'submission':32} {'plain s':>8} {'cli s':>7} {'in class s':>11} {'overhead s':>11}")
     overheads = []
     for path in paths:
         base = plain(path)
-        grade_times = graded(path, args.profile, args.repeats)
-        median = statistics.median(grade_times)
-        overheads.append(median - base)
-        print(f"{path.name:32} {base:8.2f} {median:9.2f} {median - base:11.2f}")
-    print(f"median overhead over plain execution: {statistics.median(overheads):.2f} s (profile {args.profile})")
+        cli = statistics.median(graded(path, args.profile, args.repeats))
+        together = in_class[str(path)]
+        overheads.append(together - base)
+        print(f"{path.name:32} {base:8.2f} {cli:7.2f} {together:11.2f} {together - base:11.2f}")
+    print(f"in class: {len(paths)} submissions in {class_wall:.1f} s; median overhead over plain execution {statistics.median(overheads):.2f} s (profile {args.profile})")
 
 
 if __name__ == "__main__":
