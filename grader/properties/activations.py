@@ -46,6 +46,11 @@ def answer(subject, name: str, z: torch.Tensor) -> torch.Tensor:
     return subject.call(name, z, doing=doing).tensor(doing)
 
 
+def draw_z(data, *, infinite: bool = False) -> torch.Tensor:
+    """Any float32/float64 tensor, any shape, extremes (and +-inf when asked) included."""
+    return data.draw(tensors(data.draw(float_dtypes(), label="dtype"), infinite=infinite), label="z")
+
+
 def _register_for(name: str) -> None:
     @register(
         f"{name}_matches_definition",
@@ -56,7 +61,7 @@ def _register_for(name: str) -> None:
         points=2,
     )
     def matches_definition(subject, data):
-        z = data.draw(tensors(data.draw(float_dtypes(), label="dtype"), infinite=True), label="z")
+        z = draw_z(data, infinite=True)
         got = answer(subject, name, z)
         assert_close(got, expected(name, z), call(name, show(z)), inputs=z, check_dtype=False)
 
@@ -68,7 +73,7 @@ def _register_for(name: str) -> None:
         needs=[name],
     )
     def keeps_shape_dtype_and_device(subject, data):
-        z = data.draw(tensors(data.draw(float_dtypes(), label="dtype")), label="z")
+        z = draw_z(data)
         result = subject.call(name, z, doing=f"{name}(z)")
         got = result.tensor(call(name, show(z)))
         doing = call(name, show(z))
@@ -87,7 +92,7 @@ def _register_for(name: str) -> None:
         needs=[name],
     )
     def does_not_mutate_input(subject, data):
-        z = data.draw(tensors(data.draw(float_dtypes(), label="dtype"), infinite=True), label="z")
+        z = draw_z(data, infinite=True)
         _, (after,) = subject.call_keeping_args(name, z.clone(), doing=f"{name}(z)")
         after = after.tensor(say("after", what="z", doing=f"{name}(z)"))
         if not torch.equal(after, z):
@@ -101,7 +106,7 @@ def _register_for(name: str) -> None:
         needs=[name],
     )
     def is_finite_on_finite_input(subject, data):
-        z = data.draw(tensors(data.draw(float_dtypes(), label="dtype")), label="z")
+        z = draw_z(data)
         got = answer(subject, name, z)
         if got.shape != z.shape:
             raise fail("wrong_shape", doing=call(name, show(z)), got=tuple(got.shape), expected=tuple(z.shape))
@@ -137,7 +142,7 @@ def _register_for(name: str) -> None:
         needs=[name],
     )
     def is_bounded(subject, data):
-        z = data.draw(tensors(data.draw(float_dtypes(), label="dtype"), infinite=True), label="z")
+        z = draw_z(data, infinite=True)
         got = answer(subject, name, z)
         outside = (got < low) | (got > high) | torch.isnan(got)
         if name == "step":
