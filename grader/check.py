@@ -61,6 +61,8 @@ def hypothesis_settings(prop: Property, profile: str) -> settings:
 
 def check(prop: Property, subject, *, seed: int = 0, profile: str = "ci") -> Verdict:
     """Run one property; every way it can end becomes a Verdict."""
+    if prop.cuda and not subject.cuda:
+        return Verdict(prop.id, "skipped", say("skipped", reason=say("no_cuda")))
     missing = [name for name in prop.needs if not subject.has(name)]
     if missing:
         return Verdict(prop.id, "missing", say("missing", names=", ".join(missing)))

@@ -148,6 +148,13 @@ class Session:
         self._stop_worker()
 
 
+def unchecked(properties, kind: str, message: Message, options: Options) -> list[Verdict]:
+    """Verdicts for a submission that never got to be checked; CUDA ones stay skipped without CUDA,
+    so every submission in a gradebook has the same maximum."""
+    no_cuda = say("skipped", reason=say("no_cuda"))
+    return [Verdict(p.id, "skipped", no_cuda) if p.cuda and options.device != "cuda" else Verdict(p.id, kind, message) for p in properties]
+
+
 def versions() -> dict[str, str]:
     import hypothesis
     import torch
@@ -162,7 +169,7 @@ def grade(submission: Submission, options: Options) -> SubmissionResult:
     started = time.perf_counter()
     properties = options.properties or catalogue()
     if submission.problem is not None:
-        verdicts = [Verdict(p.id, "error", submission.problem) for p in properties]
+        verdicts = unchecked(properties, "error", submission.problem, options)
         return score(submission, verdicts, properties, [], "", time.perf_counter() - started, options, versions(), status="unreadable")
     session = Session(submission, options)
     verdicts: list[Verdict] = []
@@ -174,7 +181,7 @@ def grade(submission: Submission, options: Options) -> SubmissionResult:
                 raise WorkerLost("protocol", say("protocol", doing=say("listing_names")))
             cuda = options.device == "cuda"  # decided here: a submission cannot talk its CUDA checks into "skipped"
         except WorkerLost as lost:
-            verdicts = [Verdict(p.id, lost.reason if lost.reason == "timeout" else "crashed", lost.message) for p in properties]
+            verdicts = unchecked(properties, lost.reason if lost.reason == "timeout" else "crashed", lost.message, options)
             return score(submission, verdicts, properties, session.cells, session.output, time.perf_counter() - started, options, versions(), status="crashed")
         subject = Subject(session, names, cuda=cuda)
         for prop in properties:
@@ -199,7 +206,7 @@ def lost_result(submission: Submission, options: Options, detail: str) -> Submis
     """The result for a submission whose grading process itself was lost."""
     properties = options.properties or catalogue()
     message = say("crashed", doing=say("grading"), how=detail[:300])
-    verdicts = [Verdict(p.id, "crashed", message) for p in properties]
+    verdicts = unchecked(properties, "crashed", message, options)
     return score(submission, verdicts, properties, [], "", 0.0, options, versions(), status="crashed")
 
 

@@ -191,3 +191,11 @@ def test_parallel_grading_keeps_the_order_and_every_result(tmp_path):
     results = grade_many(subs, options(properties=[CATALOGUE["relu_matches_definition"]]), jobs=2)
     assert [r.id for r in results] == ["first", "second"]
     assert [r.verdicts[0].kind for r in results] == ["passed", "failed"]
+
+
+def test_unreadable_submissions_have_the_same_maximum_as_graded_ones(tmp_path, correct_module):
+    (tmp_path / "broken.py").write_text("def step(z) return z\n")
+    (submission,) = load_all([str(tmp_path / "broken.py")])
+    result = grade(submission, options())
+    assert result.status == "unreadable" and result.score == 0
+    assert result.max_score == correct_module.max_score

@@ -33,6 +33,7 @@ class Property:
     points: float
     check: Callable
     max_examples: int | None = None
+    cuda: bool = False  # compares CUDA with CPU: skipped (out of score and maximum) without CUDA
 
     def statement_in(self, lang: str) -> str:
         return self.statement_zh if lang == "zh" else self.statement
@@ -45,7 +46,7 @@ class Property:
 CATALOGUE: dict[str, Property] = {}
 
 
-def register(pid: str, topic: str, statement: str, zh: str, *, needs, points: float = 1.0, examples: int | None = None):
+def register(pid: str, topic: str, statement: str, zh: str, *, needs, points: float = 1.0, examples: int | None = None, cuda: bool = False):
     """Add ``check`` to the catalogue under ``pid``; ids are stable and unique."""
 
     def add(check: Callable) -> Callable:
@@ -53,7 +54,7 @@ def register(pid: str, topic: str, statement: str, zh: str, *, needs, points: fl
             raise ValueError(f"property {pid} registered twice")
         if topic not in TOPICS:
             raise ValueError(f"unknown topic {topic}")
-        CATALOGUE[pid] = Property(pid, topic, statement, zh, tuple(needs), points, check, examples)
+        CATALOGUE[pid] = Property(pid, topic, statement, zh, tuple(needs), points, check, examples, cuda)
         return check
 
     return add

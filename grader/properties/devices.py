@@ -87,6 +87,7 @@ for _name in MODELS:
 
 
 def require_cuda(subject) -> None:
+    """A second line of defence: ``check`` already skips ``cuda`` properties without CUDA."""
     if not subject.cuda:
         raise SkipProperty(say("skipped", reason=say("no_cuda")))
 
@@ -94,7 +95,7 @@ def require_cuda(subject) -> None:
 @register("functions_on_cuda_match_cpu", "devices",
           "activations and gates give the CPU's results on CUDA, returned on the CUDA device",
           "激活函数和逻辑门在 CUDA 上的结果与 CPU 一致，并返回在 CUDA 设备上",
-          needs=[*ACTIVATIONS, *GATES], points=2, examples=10)
+          needs=[*ACTIVATIONS, *GATES], points=2, cuda=True, examples=10)
 def functions_on_cuda_match_cpu(subject, data):
     require_cuda(subject)
     name = data.draw(st.sampled_from([*ACTIVATIONS, *GATES]), label="function")
@@ -111,7 +112,7 @@ def functions_on_cuda_match_cpu(subject, data):
 @register("models_on_cuda_match_cpu", "devices",
           "every model moved with .to('cuda') gives the CPU's outputs, on the CUDA device",
           "每个模型用 .to('cuda') 移动后，输出与 CPU 一致，并位于 CUDA 设备上",
-          needs=list(MODELS), points=2, examples=5)
+          needs=list(MODELS), points=2, cuda=True, examples=5)
 def models_on_cuda_match_cpu(subject, data):
     require_cuda(subject)
     name = data.draw(st.sampled_from(list(MODELS)), label="model")
@@ -132,7 +133,7 @@ def models_on_cuda_match_cpu(subject, data):
 @register("params_round_trip_across_devices", "devices",
           "parameters saved from a CUDA model load into a CPU model (and back) unchanged",
           "从 CUDA 模型保存的参数可以原样加载到 CPU 模型（反之亦然）",
-          needs=["save_params", "load_params", "module_net"], points=2, examples=3)
+          needs=["save_params", "load_params", "module_net"], points=2, cuda=True, examples=3)
 def params_round_trip_across_devices(subject, data):
     require_cuda(subject)
     source_device, target_device = data.draw(st.sampled_from([("cuda", "cpu"), ("cpu", "cuda")]), label="devices")
