@@ -23,7 +23,7 @@ $(BIN)/propgrade: pyproject.toml
 setup: $(BIN)/propgrade
 
 grade: setup
-	$(BIN)/propgrade grade submissions/correct submissions/buggy --out out -j $(JOBS)
+	$(BIN)/propgrade grade submissions/correct submissions/buggy --out out -j $(JOBS) --profile ci
 
 test: setup
 	$(BIN)/python -m pytest -n $(JOBS) -q

@@ -1,4 +1,4 @@
-"""The ``propgrade`` command: ``grade`` submissions, ``list`` the catalogue."""
+"""The ``propgrade`` command: ``grade`` submissions, ``list`` the catalogue, ``selftest`` on the example corpus."""
 
 from __future__ import annotations
 
@@ -37,6 +37,14 @@ def parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="print the property catalogue")
     listing.add_argument("--lang", choices=["en", "zh"], default="en")
+
+    selftest = commands.add_parser("selftest", help="grade submissions/correct and submissions/buggy and print the kill matrix")
+    selftest.add_argument("--out", type=Path, default=None, help="also write results, kill_matrix.csv and selftest.json here")
+    selftest.add_argument("-j", "--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    selftest.add_argument("--profile", choices=list(PROFILES), default="ci", help="how many examples Hypothesis tries (default ci)")
+    selftest.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    selftest.add_argument("--seed", type=int, default=0)
+    selftest.add_argument("--corpus", type=Path, default=None, metavar="DIR", help="a folder holding correct/ and buggy/ (default: the repository's submissions/)")
     return top
 
 
@@ -103,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "grade":
         return run_grade(args)
+    if args.command == "selftest":
+        from grader.selftest import main as run_selftest
+
+        return run_selftest(args)
     return run_list(args)
 
 

@@ -515,6 +515,7 @@ def serve(request_fd: int, reply_fd: int) -> None:
     single_threaded()
     executor = Executor()
     hide_grader()
+    sys.path.insert(0, os.getcwd())  # as in Jupyter: modules beside the notebook are importable
     cap_memory()
     isolation = confine()
     seed = int(os.environ.get("PROPGRADE_SEED", "0"))

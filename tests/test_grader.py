@@ -199,3 +199,16 @@ def test_unreadable_submissions_have_the_same_maximum_as_graded_ones(tmp_path, c
     result = grade(submission, options())
     assert result.status == "unreadable" and result.score == 0
     assert result.max_score == correct_module.max_score
+
+
+def test_a_notebook_imports_modules_from_its_own_folder(tmp_path):
+    import nbformat
+
+    folder = tmp_path / "hw"
+    folder.mkdir()
+    (folder / "helpers.py").write_text("import torch\n\ndef relu(z):\n    return torch.relu(z)\n")
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("from helpers import relu")]), folder / "hw.ipynb")
+    (submission,) = load_all([str(folder)])
+    result = grade(submission, options(properties=[CATALOGUE["relu_matches_definition"]]))
+    assert [c.ok for c in result.cells] == [True]
+    assert result.verdicts[0].kind == "passed"

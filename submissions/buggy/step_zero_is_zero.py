@@ -1,4 +1,5 @@
-"""Lesson 9 homework: multi-layer networks, Sequential and Module (modern style)."""
+# propgrade-expect: step_of_zero_is_one, step_matches_definition
+# mistake: step uses z > 0, so step(0) is 0 instead of 1
 from collections import OrderedDict
 
 import torch
@@ -128,6 +129,3 @@ def load_params(model, path):
     model.load_state_dict(torch.load(path, weights_only=True))
     return model
 
-
-if __name__ == "__main__":
-    raise SystemExit("this block must not run when graded")
