@@ -184,9 +184,14 @@ class Executor:
         self._student(lambda: torch.Tensor.backward(out.sum()))
         return {"result": self.describe(out.detach()), "grad": self.describe(z.grad)}
 
-    def op_new(self, name: str, args: list) -> dict:
-        """A fresh model: a class called with ``args``, or a copy of an instance."""
+    def op_new(self, name: str, args: list, seed: int = 0) -> dict:
+        """A fresh model: a class called with ``args``, or a copy of an instance.
+
+        Built from a seeded random state, so that Hypothesis replaying an
+        example gets the same initial weights (and the same verdict).
+        """
         value = self._lookup(name)
+        torch.manual_seed(seed)
         if isinstance(value, nn.Module):
             model = self._student(copy.deepcopy, value)
         else:

@@ -122,9 +122,10 @@ class Subject:
         grad = reply["grad"]
         return Answer.of(reply["result"]), Answer.of(grad) if grad is not None else None
 
-    def new(self, name: str, *args, doing: str | Message | None = None) -> Model:
+    def new(self, name: str, *args, doing: str | Message | None = None, seed: int = 0) -> Model:
+        """A fresh model built from ``seed``: the same call always gives the same initial weights."""
         doing = doing or (f"{name}({', '.join(map(repr, args))})" if args else name)
-        answer = Answer.of(self._ask("new", doing, name=name, args=list(args)))
+        answer = Answer.of(self._ask("new", doing, name=name, args=list(args), seed=seed))
         return self.model(answer, doing)
 
     def model(self, answer: Answer, doing: str | Message) -> Model:

@@ -79,7 +79,7 @@ def module_net_registers_its_layers(subject, data):
 def module_net_forward_is_the_formula(subject, data):
     i, h, o = data.draw(sizes(), label="i"), data.draw(sizes(), label="h"), data.draw(sizes(), label="o")
     n, seed = data.draw(sizes(1, 16), label="n"), data.draw(seeds(), label="seed")
-    model = subject.new("module_net", i, h, o)
+    model = subject.new("module_net", i, h, o, seed=seed)
     forward_matches(subject, model, "module_net", module_net_formula, random_tensor((n, i), seed, scale=3),
                     say("for_x_of_shape", call=f"module_net({i}, {h}, {o})(x)", shape=(n, i)))
 
@@ -124,7 +124,7 @@ def model_has_the_lesson_layers(subject, data):
 def model_forward_is_the_formula(subject, data):
     i, o = data.draw(model_sizes(), label="(in, out)")
     n, seed = data.draw(sizes(1, 12), label="n"), data.draw(seeds(), label="seed")
-    model = subject.new("Model", i, o)
+    model = subject.new("Model", i, o, seed=seed)
     forward_matches(subject, model, "Model", model_formula, random_tensor((n, i), seed, scale=3),
                     say("for_x_of_shape", call=f"Model({i}, {o})(x)", shape=(n, i)))
 
@@ -137,7 +137,7 @@ def model_rows_are_distributions(subject, data):
     i, o = data.draw(model_sizes(), label="(in, out)")
     n, seed = data.draw(sizes(1, 12), label="n"), data.draw(seeds(), label="seed")
     doing = say("for_x_of_shape", call=f"Model({i}, {o})(x)", shape=(n, i))
-    got = subject.forward(subject.new("Model", i, o), random_tensor((n, i), seed, scale=3), doing).tensor(doing)
+    got = subject.forward(subject.new("Model", i, o, seed=seed), random_tensor((n, i), seed, scale=3), doing).tensor(doing)
     if tuple(got.shape) != (n, o):
         raise fail("wrong_shape", doing=doing, got=tuple(got.shape), expected=(n, o))
     if bool((got < 0).any()):
@@ -168,6 +168,6 @@ def neural_network_maps_images_to_logits(subject, data):
     n, seed = data.draw(sizes(1, 4), label="n"), data.draw(seeds(), label="seed")
     x = random_tensor((n, 28, 28), seed)
     doing = say("for_x_of_shape", call="NeuralNetwork()(x)", shape=(n, 28, 28))
-    got = forward_matches(subject, subject.new("NeuralNetwork"), "NeuralNetwork", neural_network_formula, x, doing)
+    got = forward_matches(subject, subject.new("NeuralNetwork", seed=seed), "NeuralNetwork", neural_network_formula, x, doing)
     if tuple(got.shape) != (n, 10):
         raise fail("wrong_shape", doing=doing, got=tuple(got.shape), expected=(n, 10))
