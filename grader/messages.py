@@ -214,12 +214,6 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "worker_lost_times": ("the worker was lost {count} times", "工作进程已丢失 {count} 次"),
 }
 
-PHRASES: dict[str, tuple[str, str]] = {
-    "none": ("none", "无"),
-    "no_training": ("the model does not learn it", "模型学不会"),
-}
-
-
 @dataclass(frozen=True)
 class Message:
     key: str

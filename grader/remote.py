@@ -161,9 +161,6 @@ class Executor:
             found[name] = {"kind": kind, "type": qualified_type(value)}
         return found
 
-    def op_devices(self) -> dict:
-        return {"cuda": torch.cuda.is_available()}
-
     # -- calling student code ---------------------------------------------------
 
     def op_call(self, name: str, args: list, device: str | None = None, return_args: bool = False) -> dict:

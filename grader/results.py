@@ -13,7 +13,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from grader.properties import CATALOGUE, TOPICS
+from grader.properties import CATALOGUE
 from grader.score import SubmissionResult
 
 HEADINGS = {
@@ -169,7 +169,3 @@ def write_summary(results: list[SubmissionResult], out: Path) -> Path:
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     atomic_write(path, buffer.getvalue().encode())
     return path
-
-
-def topic_title(topic: str, lang: str) -> str:
-    return TOPICS[topic][0 if lang == "en" else 1]

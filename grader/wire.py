@@ -29,7 +29,6 @@ _DTYPES = {
 }
 _NAMES = {dtype: name for name, dtype in _DTYPES.items()}
 _LENGTH = struct.Struct(">Q")
-MAX_FRAME = 1 << 31
 
 
 class WireError(Exception):

@@ -199,7 +199,10 @@ class Worker:
         self.uid = 100_000 + secrets.randbelow(1_000_000_000)  # a user of its own when run as root
         self.root = Path(tempfile.mkdtemp(prefix="propgrade-"))
         self.workdir = self.root / "work"
-        shutil.copytree(source_dir, self.workdir, symlinks=False, ignore_dangling_symlinks=True, dirs_exist_ok=False) if source_dir else self.workdir.mkdir()
+        if source_dir:
+            shutil.copytree(source_dir, self.workdir, symlinks=False, ignore_dangling_symlinks=True)
+        else:
+            self.workdir.mkdir()
         (self.workdir / ".tmp").mkdir(exist_ok=True)
         if sys.platform == "linux" and os.geteuid() == 0:
             self.root.chmod(0o711)
@@ -325,7 +328,7 @@ class Worker:
     def _lose(self, reason: str, doing: str, seconds: float | None = None):
         self.kill()
         code = self.process.wait() if self.process else None
-        if self.memory_exceeded or (reason == "crashed" and code == -signal.SIGKILL and self.memory_exceeded):
+        if self.memory_exceeded:
             reason, message = "memory", say("memory", cap=memory_text(self.limits.memory_bytes), doing=doing)
         elif reason == "timeout":
             message = say("timeout", seconds=round(seconds or self.limits.start_seconds, 1), doing=doing)

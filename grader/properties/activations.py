@@ -9,7 +9,7 @@ from grader.compare import assert_close, assert_finite_where_finite, call, show,
 from grader.messages import say
 from grader.outcomes import fail
 from grader.properties import register
-from grader.strategies import float_dtypes, floats, tensors
+from grader.strategies import float_dtypes, tensors
 
 ACTIVATIONS = ("step", "sigmoid", "tanh", "relu")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-from hypothesis import strategies as st
 
 from grader.compare import assert_close
 from grader.messages import say

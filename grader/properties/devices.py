@@ -17,7 +17,7 @@ from grader.outcomes import SkipProperty, fail
 from grader.properties import register
 from grader.properties.activations import ACTIVATIONS
 from grader.properties.gates import GATES
-from grader.strategies import GATE_ROWS, float_dtypes, gate_inputs, gate_rows, random_tensor, shapes, sizes, tensors
+from grader.strategies import float_dtypes, gate_inputs, gate_rows, random_tensor, shapes, sizes, tensors
 
 MODELS = {
     "seq_net": ((), (2,)),
