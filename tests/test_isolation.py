@@ -140,8 +140,11 @@ class Watcher:
     of their tokens, or in one of their process groups. Other test runs on the machine (which grade
     the same files at the same time) are left out."""
 
-    def __init__(self, *commands: tuple[str, str]):
+    def __init__(self, *commands: tuple[str, str], unique: bool = False):
+        """``unique``: the commands are unique to this test, so every process running one counts,
+        whether or not its worker was seen (a worker may start and exit between two scans)."""
         self.commands = commands
+        self.unique = unique
         self.workers: dict[int, bytes | None] = {}
         self.seen: dict[int, tuple[str, str]] = {}
         self._stop = threading.Event()
@@ -167,7 +170,7 @@ class Watcher:
                         # a forked worker's own /proc environ predates its token; its children show it
                         tokens.add(token_of(pid))
                         self.workers.setdefault(-pid, token_of(pid))
-                    if token_of(pid) in tokens or in_group:
+                    if self.unique or token_of(pid) in tokens or in_group:
                         self.seen.setdefault(pid, command)
             time.sleep(0.02)
 
@@ -482,10 +485,15 @@ def test_env_clearing_daemon_does_not_survive():
     assert survivors == []
 
 
-def test_child_of_an_exited_worker_does_not_survive():
+def test_child_of_an_exited_worker_does_not_survive(tmp_path):
+    # The worker exits at once, sometimes before a scan of /proc sees it, so the sleeper gets a
+    # duration unique to this run and is recognised by its command line alone.
+    duration = str(1003_000_000 + os.getpid())
+    submission = tmp_path / "escape_after_exit.py"
+    submission.write_text((HOSTILE / "escape_after_exit.py").read_text().replace('"1003"', f'"{duration}"'))
     limits = Limits(call_seconds=2, cell_seconds=3, total_seconds=5, memory_bytes=2 << 30)
-    with Watcher(("sleep", "1003")) as watcher:  # the sleeper has no token: found by its process group
-        result = run(HOSTILE / "escape_after_exit.py", ["relu_matches_definition"], limits)
+    with Watcher(("sleep", duration), unique=True) as watcher:
+        result = run(submission, ["relu_matches_definition"], limits)
     assert watcher.seen, "the submission should have started `sleep 1003`"
     survivors = [pid for pid in watcher.seen if alive(pid)]
     kill_pids(survivors)
