@@ -1,5 +1,5 @@
 # propgrade: two entry points, each sets up what it needs first.
-#   make grade   grade the bundled sample submissions into out/ (report: out/summary.csv)
+#   make grade   grade the bundled sample submissions into out/ (report: out/report.html, out/summary.csv)
 #   make test    run the test suite (what CI runs)
 
 PYTHON ?= python3

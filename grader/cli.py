@@ -1,17 +1,21 @@
-"""The ``propgrade`` command: ``grade`` submissions, ``list`` the catalogue, ``selftest`` on the example corpus."""
+"""The ``propgrade`` command: ``grade`` submissions, ``report`` on graded folders, ``list`` the catalogue, ``selftest`` on the example corpus."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
 
+from grader.assignment import Assignment, AssignmentError, load_assignment, rubric_text
 from grader.check import PROFILES
-from grader.grade import Options, grade_many
-from grader.load import load_all
+from grader.grade import Options, grade_many, grading_key
+from grader.load import load_all, shard
+from grader.progress import Progress, percent
 from grader.properties import TOPICS, catalogue
-from grader.results import write_submission, write_summary
+from grader.report import NoResults, write_class_report
+from grader.results import already_graded, previous_record, write_submission
 from grader.workermanage import GIB, Limits
 
 USAGE_ERROR = 2
@@ -24,16 +28,41 @@ def parser() -> argparse.ArgumentParser:
     grade = commands.add_parser("grade", help="grade notebooks, modules, submission folders or class folders")
     grade.add_argument("paths", nargs="+", metavar="PATH")
     grade.add_argument("--out", required=True, type=Path, help="where results.json, junit.xml and summary.csv go")
-    grade.add_argument("-j", "--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    grade.add_argument("-j", "--jobs", type=int, default=default_jobs(), help=f"submissions graded at once (default: one per core, here {default_jobs()})")
+    grade.add_argument("--shard", type=shard_spec, default=None, metavar="I/N", help="grade only shard I of N (1 <= I <= N) of the class, for a CI matrix or a batch array")
+    grade.add_argument("--regrade", action="store_true", help="grade again submissions already graded in --out with the same content and settings")
     grade.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     grade.add_argument("--lang", choices=["en", "zh"], default="en")
     grade.add_argument("--seed", type=int, default=0)
     grade.add_argument("--profile", choices=list(PROFILES), default="default", help="how many examples Hypothesis tries")
-    grade.add_argument("--call-timeout", type=float, default=Limits.call_seconds, metavar="SECONDS", help="per call of student code")
-    grade.add_argument("--cell-timeout", type=float, default=Limits.cell_seconds, metavar="SECONDS", help="per notebook cell")
-    grade.add_argument("--total-timeout", type=float, default=Limits.total_seconds, metavar="SECONDS", help="per submission")
-    grade.add_argument("--memory", type=float, default=Limits.memory_bytes / GIB, metavar="GIB", help="memory cap per worker")
+    grade.add_argument("--assignment", type=Path, default=None, metavar="FILE", help="an assignment TOML overriding the lesson's default (docs/assignments.md)")
+    grade.add_argument("--call-timeout", type=float, default=None, metavar="SECONDS", help=f"per call of student code (default: the assignment's, {Limits.call_seconds:g})")
+    grade.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS", help=f"per notebook cell (default: the assignment's, {Limits.cell_seconds:g})")
+    grade.add_argument("--total-timeout", type=float, default=None, metavar="SECONDS", help=f"per submission (default: the assignment's, {Limits.total_seconds:g})")
+    grade.add_argument("--memory", type=float, default=None, metavar="GIB", help=f"memory cap per worker (default: the assignment's, {Limits.memory_bytes / GIB:g})")
     grade.add_argument("--fail-under", type=float, default=None, metavar="SCORE", help="exit 1 when any score (in percent) is below")
+
+    report = commands.add_parser("report", help="merge graded folders (shards) into one gradebook and class report")
+    report.add_argument("sources", nargs="+", type=Path, metavar="DIR", help="folders written by propgrade grade --out")
+    report.add_argument("--out", required=True, type=Path, help="where summary.csv, summary.md and report.html go")
+    report.add_argument("--lang", choices=["en", "zh"], default="en")
+
+    check = commands.add_parser("check", help="check your own notebook or module against the visible properties, quickly")
+    check.add_argument("path", metavar="NOTEBOOK_OR_MODULE")
+    check.add_argument("--lang", choices=["en", "zh"], default="en")
+    check.add_argument("--assignment", type=Path, default=None, metavar="FILE", help="the assignment TOML your course gave you")
+    check.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+
+    assignment = commands.add_parser("assignment", help="inspect an assignment")
+    assignment_commands = assignment.add_subparsers(dest="assignment_command", required=True)
+    show = assignment_commands.add_parser("show", help="print the effective rubric: points, visibility, aliases, limits")
+    show.add_argument("--assignment", type=Path, default=None, metavar="FILE", help="overrides the lesson's default assignment")
+    show.add_argument("--lang", choices=["en", "zh"], default="en")
+
+    bundle = commands.add_parser("gradescope", help="build a Gradescope autograder zip")
+    bundle.add_argument("--out", required=True, type=Path, metavar="ZIP")
+    bundle.add_argument("--assignment", type=Path, default=None, metavar="FILE", help="overrides the lesson's default assignment")
+    bundle.add_argument("--lang", choices=["en", "zh"], default="en", help="the language of the students' feedback")
 
     listing = commands.add_parser("list", help="print the property catalogue")
     listing.add_argument("--lang", choices=["en", "zh"], default="en")
@@ -46,6 +75,21 @@ def parser() -> argparse.ArgumentParser:
     selftest.add_argument("--seed", type=int, default=0)
     selftest.add_argument("--corpus", type=Path, default=None, metavar="DIR", help="a folder holding correct/ and buggy/ (default: the repository's submissions/)")
     return top
+
+
+def default_jobs() -> int:
+    """One job per core this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def shard_spec(text: str) -> tuple[int, int]:
+    index, slash, count = text.partition("/")
+    if not (slash and index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise argparse.ArgumentTypeError(f"expected I/N with 1 <= I <= N, got {text!r}")
+    return int(index), int(count)
 
 
 def resolve_device(choice: str) -> str:
@@ -63,35 +107,99 @@ def _usage(message: str) -> int:
     return USAGE_ERROR
 
 
+def chosen_limits(args, assignment: Assignment) -> Limits:
+    """The assignment's limits, each replaced by its command-line flag where one was given."""
+    flags = {
+        "call_seconds": args.call_timeout,
+        "cell_seconds": args.cell_timeout,
+        "total_seconds": args.total_timeout,
+        "memory_bytes": None if args.memory is None else int(args.memory * GIB),
+    }
+    return dataclasses.replace(assignment.limits, **{name: value for name, value in flags.items() if value is not None})
+
+
 def run_grade(args) -> int:
     for name in ("jobs", "call_timeout", "cell_timeout", "total_timeout", "memory"):
-        if getattr(args, name) <= 0:
+        value = getattr(args, name)
+        if value is not None and value <= 0:
             return _usage(f"--{name.replace('_', '-')} must be positive")
-    limits = Limits(
-        call_seconds=args.call_timeout,
-        cell_seconds=args.cell_timeout,
-        total_seconds=args.total_timeout,
-        memory_bytes=int(args.memory * GIB),
-    )
-    options = Options(seed=args.seed, device=resolve_device(args.device), profile=args.profile, limits=limits)
+    assignment = load_assignment(args.assignment)
+    limits = chosen_limits(args, assignment)
+    options = Options(seed=args.seed, device=resolve_device(args.device), profile=args.profile, limits=limits, assignment=assignment)
     submissions = load_all(args.paths)
     if not submissions:
         return _usage("no submissions found")
+    if args.shard:
+        submissions = shard(submissions, *args.shard)
+        print(f"shard {args.shard[0]}/{args.shard[1]}: {len(submissions)} submission(s)")
     args.out.mkdir(parents=True, exist_ok=True)
+    key = grading_key(options)
+    kept = [] if args.regrade else [s for s in submissions if already_graded(s, args.out, key)]
+    todo = [s for s in submissions if s not in kept]
+    if kept:
+        print(f"{len(kept)} submission(s) already graded in {args.out} from the same content and settings: kept (--regrade grades them again)")
+    progress = Progress(len(todo))
 
-    def report(result) -> None:
+    def finished(result) -> None:
         write_submission(result, args.out, args.lang)
-        percent = 100 * result.score / result.max_score if result.max_score else 0.0
-        print(f"{result.id}: {result.score:g}/{result.max_score:g} ({percent:.0f}%) {result.status} in {result.seconds:.1f} s", flush=True)
+        progress(result)
 
-    results = grade_many(submissions, options, jobs=args.jobs, on_result=report)
-    write_summary(results, args.out)
+    try:
+        results = grade_many(todo, options, jobs=args.jobs, on_result=finished)
+    finally:
+        progress.close()
+    write_reports([args.out], args.out, args.lang)
     print(f"graded {len(results)} submission(s) into {args.out}")
     if args.fail_under is not None:
-        low = [r for r in results if (100 * r.score / r.max_score if r.max_score else 0.0) < args.fail_under]
+        scores = {r.id: (r.score, r.max_score) for r in results}
+        scores.update({s.id: (record["score"], record["max_score"]) for s in kept if (record := previous_record(args.out, s.id))})
+        low = sorted(sid for sid, (score, top) in scores.items() if percent(score, top) < args.fail_under)
         if low:
-            print(f"{len(low)} submission(s) scored under {args.fail_under:g}%: {', '.join(r.id for r in low)}", file=sys.stderr)
+            print(f"{len(low)} submission(s) scored under {args.fail_under:g}%: {', '.join(low)}", file=sys.stderr)
             return 1
+    return 0
+
+
+def write_reports(sources: list[Path], out: Path, lang: str) -> None:
+    for path in write_class_report(sources, out, lang).values():
+        print(f"wrote {path}")
+
+
+def run_report(args) -> int:
+    try:
+        write_reports(args.sources, args.out, args.lang)
+    except NoResults as error:
+        return _usage(str(error))
+    return 0
+
+
+def run_check(args) -> int:
+    from grader.selfcheck import feedback_text, passed_all, print_text, self_check
+
+    assignment = load_assignment(args.assignment)
+    if not Path(args.path).exists():
+        return _usage(f"{args.path} does not exist")
+    submissions = load_all([args.path])
+    if len(submissions) != 1:
+        return _usage(f"{args.path} holds {len(submissions)} submissions: check one notebook or module at a time")
+    result = self_check(submissions[0], assignment, resolve_device(args.device))
+    print_text(feedback_text(result, args.lang))
+    return 0 if passed_all(result) else 1
+
+
+def run_assignment(args) -> int:
+    print(rubric_text(load_assignment(args.assignment), args.lang))
+    return 0
+
+
+def run_gradescope(args) -> int:
+    from grader.gradescope import BundleError, build_bundle
+
+    try:
+        path = build_bundle(args.out, args.assignment, args.lang)
+    except BundleError as error:
+        return _usage(str(error))
+    print(f"wrote {path}: upload it as the autograder of a Gradescope programming assignment")
     return 0
 
 
@@ -109,8 +217,23 @@ def run_list(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     args = parser().parse_args(argv)
+    try:
+        return run_command(args)
+    except AssignmentError as error:
+        return _usage(str(error))
+
+
+def run_command(args) -> int:
     if args.command == "grade":
         return run_grade(args)
+    if args.command == "check":
+        return run_check(args)
+    if args.command == "assignment":
+        return run_assignment(args)
+    if args.command == "gradescope":
+        return run_gradescope(args)
+    if args.command == "report":
+        return run_report(args)
     if args.command == "selftest":
         from grader.selftest import main as run_selftest
 

@@ -9,15 +9,19 @@ the submission again, skipping the cells that killed its predecessor.
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import time
 from dataclasses import dataclass, field
 
+import torch
+
+from grader.assignment import Assignment, default_assignment
 from grader.check import Verdict, check
 from grader.load import Submission
 from grader.messages import Message, say
-from grader.outcomes import WorkerLost
-from grader.properties import Property, catalogue, contract_names
+from grader.outcomes import PropertyFailure, StudentError, WorkerLost
+from grader.properties import Property
 from grader.score import SubmissionResult, score
 from grader.subject import Subject
 from grader.workermanage import Limits, Worker, memory_text
@@ -40,7 +44,12 @@ class Options:
     device: str = "cpu"  # "cpu" or "cuda": where the worker may compute
     profile: str = "default"
     limits: Limits = field(default_factory=Limits)
-    properties: list[Property] | None = None
+    properties: list[Property] | None = None  # overrides the assignment's choice (tests, selftest)
+    assignment: Assignment = field(default_factory=default_assignment)
+
+    def checked_properties(self) -> list[Property]:
+        """What a submission is checked against: the properties given, else the assignment's enabled ones at its points."""
+        return self.properties or self.assignment.properties()
 
 
 class Session:
@@ -60,6 +69,7 @@ class Session:
         self.skip: set[int] = set()
         self.restarts = 0
         self.output = ""
+        self.peak_resident = 0
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -140,6 +150,7 @@ class Session:
     def _stop_worker(self) -> None:
         if self.worker is not None:
             text = self.worker.stop()
+            self.peak_resident = max(self.peak_resident, self.worker.peak_resident)
             if text and not self.output:
                 self.output = text
             self.worker = None
@@ -148,11 +159,49 @@ class Session:
         self._stop_worker()
 
 
+SEQ_NET_SHAPES = {"0.weight": (4, 2), "0.bias": (4,), "2.weight": (1, 4), "2.bias": (1,)}
+
+
+def seq_net_weights(subject: Subject) -> dict | None:
+    """The weights of the student's ``seq_net`` as their work left them (trained, if they trained it),
+    as plain numbers for the report's decision-boundary picture; None where there is no such network."""
+    if not subject.has("seq_net"):
+        return None
+    try:
+        model = subject.new("seq_net")
+        state = subject.state_dict(model)
+        subject.drop(model)
+    except (PropertyFailure, StudentError, WorkerLost):
+        return None
+    if {name: tuple(tensor.shape) for name, tensor in state.items()} != SEQ_NET_SHAPES:
+        return None
+    weights = {name: tensor.to(torch.float64) for name, tensor in state.items()}
+    if not all(torch.isfinite(tensor).all() for tensor in weights.values()):
+        return None
+    return {name: tensor.tolist() for name, tensor in weights.items()}
+
+
 def unchecked(properties, kind: str, message: Message, options: Options) -> list[Verdict]:
     """Verdicts for a submission that never got to be checked; CUDA ones stay skipped without CUDA,
     so every submission in a gradebook has the same maximum."""
     no_cuda = say("skipped", reason=say("no_cuda"))
     return [Verdict(p.id, "skipped", no_cuda) if p.cuda and options.device != "cuda" else Verdict(p.id, kind, message) for p in properties]
+
+
+def grading_key(options: Options) -> dict:
+    """Everything besides the submission's content that decides its grade: a result written under
+    the same key for the same content is still valid, and a re-run keeps it."""
+    from grader import __version__
+
+    checked = repr([(p.id, p.points) for p in options.checked_properties()]) + repr(options.limits)
+    return {
+        "propgrade": __version__,
+        "assignment": options.assignment.fingerprint(),
+        "seed": options.seed,
+        "profile": options.profile,
+        "device": options.device,
+        "checked": hashlib.sha256(checked.encode()).hexdigest()[:16],
+    }
 
 
 def versions() -> dict[str, str]:
@@ -167,23 +216,27 @@ def versions() -> dict[str, str]:
 def grade(submission: Submission, options: Options) -> SubmissionResult:
     """Grade one submission; never raises for anything the submission does."""
     started = time.perf_counter()
-    properties = options.properties or catalogue()
+    properties = options.checked_properties()
     if submission.problem is not None:
         verdicts = unchecked(properties, "error", submission.problem, options)
-        return score(submission, verdicts, properties, [], "", time.perf_counter() - started, options, versions(), status="unreadable")
+        result = score(submission, verdicts, properties, [], "", time.perf_counter() - started, options, versions(), status="unreadable")
+        result.key = grading_key(options)
+        return result
     session = Session(submission, options)
     verdicts: list[Verdict] = []
     try:
         try:
             session.run()
-            names = session.request("names", {"names": contract_names()}, doing=say("listing_names"))
-            if not isinstance(names, dict) or not all(isinstance(k, str) for k in names):
+            found = session.request("names", {"names": options.assignment.names_to_ask()}, doing=say("listing_names"))
+            if not isinstance(found, dict) or not all(isinstance(k, str) for k in found):
                 raise WorkerLost("protocol", say("protocol", doing=say("listing_names")))
+            names, spellings = options.assignment.resolve(found)
             cuda = options.device == "cuda"  # decided here: a submission cannot talk its CUDA checks into "skipped"
         except WorkerLost as lost:
             verdicts = unchecked(properties, lost.reason if lost.reason == "timeout" else "crashed", lost.message, options)
             return score(submission, verdicts, properties, session.cells, session.output, time.perf_counter() - started, options, versions(), status="crashed")
-        subject = Subject(session, names, cuda=cuda)
+        subject = Subject(session, names, cuda=cuda, spellings=spellings)
+        seq_net = seq_net_weights(subject)
         for prop in properties:
             try:
                 session.ensure_worker()
@@ -199,12 +252,16 @@ def grade(submission: Submission, options: Options) -> SubmissionResult:
         session.close()
     result = score(submission, verdicts, properties, session.cells, session.output, time.perf_counter() - started, options, versions())
     result.isolation = isolation
+    result.key = grading_key(options)
+    result.spellings = spellings
+    result.seq_net = seq_net
+    result.peak_memory = session.peak_resident
     return result
 
 
 def lost_result(submission: Submission, options: Options, detail: str) -> SubmissionResult:
     """The result for a submission whose grading process itself was lost."""
-    properties = options.properties or catalogue()
+    properties = options.checked_properties()
     message = say("crashed", doing=say("grading"), how=detail[:300])
     verdicts = unchecked(properties, "crashed", message, options)
     return score(submission, verdicts, properties, [], "", 0.0, options, versions(), status="crashed")

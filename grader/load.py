@@ -120,12 +120,33 @@ def _read(given: str, sid: str, entry: Path, folder: Path | None) -> Submission:
     except OSError as error:
         submission.problem = say("load_error", why=say("file_error", name=entry.name, error=error.strerror))
         return submission
-    submission.sha256 = hashlib.sha256(raw).hexdigest()
+    submission.sha256 = content_hash(raw, folder)
     try:
         submission.cells = notebook_cells(raw) if kind == "notebook" else [module_source(raw, entry.name)]
     except Unreadable as error:
         submission.problem = say("load_error", why=say("file_error", name=entry.name, error=error.message))
     return submission
+
+
+def content_hash(raw: bytes, folder: Path | None) -> str:
+    """What identifies the work: the entry file's bytes, or every file of a submission folder
+    (data and saved weights beside the notebook can change a grade too)."""
+    if folder is None:
+        return hashlib.sha256(raw).hexdigest()
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        try:
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        except OSError:
+            digest.update(b"unreadable")
+    return digest.hexdigest()
+
+
+def shard(submissions: list[Submission], index: int, count: int) -> list[Submission]:
+    """Shard ``index`` (1-based) of ``count``: chosen by a hash of each id, so a submission's shard is the
+    same on every machine and does not move when other students join the class."""
+    return [s for s in submissions if int(hashlib.sha256(s.id.encode()).hexdigest(), 16) % count == index - 1]
 
 
 def notebook_cells(raw: bytes) -> list[str]:

@@ -212,6 +212,30 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "grading": ("grading", "评分"),
     "worker_lost_earlier": ("the worker was lost earlier", "工作进程之前已经丢失"),
     "worker_lost_times": ("the worker was lost {count} times", "工作进程已丢失 {count} 次"),
+    # assignments: aliases, the student's self-check, the rubric
+    "defined_as": ("{name} is defined here as {spelling}", "{name} 在这里定义为 {spelling}"),
+    "self_check_start": ("checking {path}: {count} checks", "正在检查 {path}：共 {count} 项"),
+    "self_check_score": ("score on these checks: {score:g} / {max:g} points", "这些检查的得分：{score:g} / {max:g} 分"),
+    "isolation_limited": (
+        "isolation: no memory cap on this platform; time limits are enforced by ending the worker",
+        "隔离：此平台上没有内存上限；超时则结束工作进程",
+    ),
+    "rubric_title": ("assignment {name}, fingerprint {fingerprint}, from {sources}", "作业 {name}，指纹 {fingerprint}，来自 {sources}"),
+    "rubric_topic": ("{topic} ({points:g} points)", "{topic}（{points:g} 分）"),
+    "column_property": ("property", "性质"),
+    "column_points": ("points", "分值"),
+    "column_visibility": ("visibility", "可见性"),
+    "column_enabled": ("enabled", "启用"),
+    "column_statement": ("statement", "陈述"),
+    "rubric_totals": (
+        "{count} of {all} properties enabled, {points:g} points: {split}",
+        "{all} 项性质中启用 {count} 项，共 {points:g} 分：{split}",
+    ),
+    "rubric_aliases": ("also accepted: {aliases}", "也接受的名称：{aliases}"),
+    "rubric_limits": (
+        "limits: {call:g} s per call, {cell:g} s per cell, {total:g} s per submission, {memory} of memory per worker",
+        "限制：每次调用 {call:g} 秒，每个单元格 {cell:g} 秒，每份提交 {total:g} 秒，每个工作进程内存 {memory}",
+    ),
 }
 
 @dataclass(frozen=True)

@@ -493,16 +493,19 @@ def read_frame(fd: int):
     return wire.decode(exactly(size))
 
 
-def cap_memory() -> None:
-    """Cap the address space before student code runs, so a runaway allocation fails here first."""
+def cap_memory() -> bool:
+    """Cap the address space before student code runs, so a runaway allocation fails here first;
+    False where there is no cap to set or the platform refuses it (the parent's watchdog may still apply)."""
     cap = int(os.environ.get("PROPGRADE_MEMORY", "0"))
     if cap <= 0:
-        return
+        return False
     try:
         import resource
-    except ImportError:  # not POSIX: the parent's watchdog still applies
-        return
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    except (ImportError, ValueError, OSError):
+        return False
+    return True
 
 
 def single_threaded() -> None:
@@ -518,8 +521,8 @@ def serve(request_fd: int, reply_fd: int) -> None:
     executor = Executor()
     hide_grader()
     sys.path.insert(0, os.getcwd())  # as in Jupyter: modules beside the notebook are importable
-    cap_memory()
-    isolation = confine()
+    capped = cap_memory()
+    isolation = {**confine(), "address_space_cap": capped}
     seed = int(os.environ.get("PROPGRADE_SEED", "0"))
     import random
 
@@ -547,10 +550,19 @@ def serve(request_fd: int, reply_fd: int) -> None:
 
 
 def warm_up() -> None:
-    """Pay once, before any fork, for what every worker needs: IPython and the meta-device kernels."""
+    """Pay once, before any fork, for what every worker needs: IPython, the meta-device kernels
+    (the first comparison on ``meta`` imports some 800 modules, seconds per worker otherwise),
+    autograd and an optimiser step."""
     from IPython.core import interactiveshell  # noqa: F401
 
-    torch.empty(2, device="meta").sum()
+    z = torch.empty(2, device="meta")
+    (z >= 0).to(z.dtype).sum()
+    model = torch.nn.Linear(2, 1)
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss = torch.nn.BCEWithLogitsLoss()(model(torch.zeros(1, 2)), torch.zeros(1, 1))
+    optimiser.zero_grad()
+    loss.backward()
+    optimiser.step()
 
 
 def become_worker(request: dict, fds: list[int]) -> None:
@@ -623,8 +635,21 @@ def zygote(control_fd: int) -> None:
             control.send(json.dumps({"code": code}).encode())
 
 
+def serve_on_standard_streams() -> None:
+    """A worker that was handed no pipes (Windows): requests on stdin, replies on stdout, and the
+    submission's own output on stderr."""
+    request_fd, reply_fd = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    serve(request_fd, reply_fd)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "--zygote":
         zygote(int(sys.argv[2]))
+    elif sys.argv[1] == "--stdio":
+        serve_on_standard_streams()
     else:
         serve(int(sys.argv[1]), int(sys.argv[2]))

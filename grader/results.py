@@ -1,18 +1,18 @@
-"""Write one grading result in every format: Gradescope results.json, JUnit XML, the CSV gradebook.
+"""Write one grading result in every format: Gradescope results.json and JUnit XML.
 
-All three are views of ``SubmissionResult``; the language is chosen here.
+Both are views of ``SubmissionResult``; the language is chosen here. The class's
+gradebook and report are built from the results.json files (``report.py``).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from grader.messages import say
 from grader.properties import CATALOGUE
 from grader.score import SubmissionResult
 
@@ -29,11 +29,18 @@ def heading(key: str, lang: str, **fields) -> str:
 
 
 def feedback(result: SubmissionResult, verdict, lang: str) -> str:
+    return "\n".join([CATALOGUE[verdict.property].statement_in(lang), *details(result, verdict, lang)])
+
+
+def details(result: SubmissionResult, verdict, lang: str) -> list[str]:
+    """What became of a property, below its statement: the verdict's message, the student's own
+    spelling of the names it needs, and the minimal failing example."""
     prop = CATALOGUE[verdict.property]
-    lines = [prop.statement_in(lang), verdict.message.render(lang)]
+    lines = [verdict.message.render(lang)]
+    lines += [say("defined_as", name=name, spelling=result.spellings[name]).render(lang) for name in prop.needs if name in result.spellings]
     if verdict.counterexample and verdict.kind in ("failed", "error"):
         lines += [heading("example", lang), verdict.counterexample]
-    return "\n".join(lines)
+    return lines
 
 
 def overview(result: SubmissionResult, lang: str) -> str:
@@ -44,9 +51,16 @@ def overview(result: SubmissionResult, lang: str) -> str:
     if failed_cells:
         lines.append(heading("cells", lang))
         lines += [f"  {c.message.render(lang)}" for c in failed_cells]
-    if result.skipped:
-        lines.append(heading("skipped", lang, ids=", ".join(v.property for v in result.skipped)))
+    skipped = [v.property for v in result.skipped if shown_now(result, v.property)]
+    if skipped:
+        lines.append(heading("skipped", lang, ids=", ".join(skipped)))
     return "\n".join(lines)
+
+
+def shown_now(result: SubmissionResult, pid: str) -> bool:
+    """Whether students see this property's result as soon as it is graded; the submission's overall
+    output names no other property (Gradescope shows it to students, whatever each test's visibility)."""
+    return result.visibility.get(pid, "visible") == "visible"
 
 
 def gradescope(result: SubmissionResult, lang: str = "en") -> dict:
@@ -57,11 +71,11 @@ def gradescope(result: SubmissionResult, lang: str = "en") -> dict:
         test = {
             "name": f"{prop.id}: {prop.statement_in(lang)}",
             "number": str(number),
-            "score": prop.points if verdict.kind == "passed" else 0.0,
-            "max_score": 0.0 if skipped else prop.points,
+            "score": result.points[prop.id] if verdict.kind == "passed" else 0.0,
+            "max_score": 0.0 if skipped else result.points[prop.id],
             "output": feedback(result, verdict, lang),
             "tags": [prop.topic],
-            "visibility": "visible",
+            "visibility": result.visibility.get(prop.id, "visible"),
             "extra_data": {"property": prop.id, "verdict": verdict.kind},
         }
         if not skipped:
@@ -87,16 +101,25 @@ def machine_record(result: SubmissionResult) -> dict:
             "id": result.id,
             "kind": result.kind,
             "status": result.status,
+            "score": result.score,
+            "max_score": result.max_score,
+            "seconds": round(result.seconds, 3),
             "sha256": result.sha256,
             "seed": result.seed,
             "device": result.device,
             "profile": result.profile,
             "versions": result.versions,
             "isolation": result.isolation,
+            "assignment": result.assignment,
+            "spellings": result.spellings,
+            "key": result.key,
+            "peak_memory_bytes": result.peak_memory,
+            "seq_net": {"state_dict": result.seq_net} if result.seq_net else None,
             "properties": [
                 {
                     "id": v.property,
                     "topic": CATALOGUE[v.property].topic,
+                    "visibility": result.visibility.get(v.property, "visible"),
                     "verdict": v.kind,
                     "points": result.points[v.property] if v.kind == "passed" else 0.0,
                     "max_points": 0.0 if v.kind == "skipped" else result.points[v.property],
@@ -149,6 +172,26 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def previous_record(out: Path, sid: str) -> dict | None:
+    """propgrade's record in ``out/<sid>/results.json`` from an earlier run, or None (absent or unreadable)."""
+    try:
+        record = json.loads((out / sid / "results.json").read_text(encoding="utf-8"))["extra_data"]["propgrade"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def already_graded(submission, out: Path, key: dict) -> bool:
+    """True when ``out`` holds this submission's result, graded from the same content under the same key."""
+    record = previous_record(out, submission.id)
+    return bool(
+        key and record
+        and record.get("key") == key
+        and record.get("sha256") == submission.sha256
+        and record.get("submission") == submission.path
+    )
+
+
 def write_submission(result: SubmissionResult, out: Path, lang: str = "en") -> Path:
     folder = out / result.id
     atomic_write(folder / "results.json", json.dumps(gradescope(result, lang), ensure_ascii=False, indent=2).encode())
@@ -157,15 +200,3 @@ def write_submission(result: SubmissionResult, out: Path, lang: str = "en") -> P
     atomic_write(folder / "junit.xml", ET.tostring(tree.getroot(), encoding="utf-8", xml_declaration=True))
     return folder
 
-
-def write_summary(results: list[SubmissionResult], out: Path) -> Path:
-    ids = list(CATALOGUE)
-    rows = [["submission", "id", "score", "max_score", "status", "seconds", *ids]]
-    for r in results:
-        kinds = {v.property: v.kind for v in r.verdicts}
-        rows.append([r.submission, r.id, f"{r.score:g}", f"{r.max_score:g}", r.status, f"{r.seconds:.2f}", *(kinds.get(i, "") for i in ids)])
-    path = out / "summary.csv"
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    atomic_write(path, buffer.getvalue().encode())
-    return path

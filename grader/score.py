@@ -28,6 +28,12 @@ class SubmissionResult:
     versions: dict = field(default_factory=dict)
     sha256: str = ""
     isolation: dict = field(default_factory=dict)  # what the worker could apply: import hook, hidden paths, user
+    seq_net: dict | None = None  # the student's seq_net weights after their work ran, as plain numbers
+    peak_memory: int = 0  # bytes: the largest resident size a worker of this submission reached
+    key: dict = field(default_factory=dict)  # settings the grade depends on (grade.grading_key); empty: never reused
+    visibility: dict[str, str] = field(default_factory=dict)  # property id -> who sees its result (Gradescope's names)
+    assignment: dict = field(default_factory=dict)  # the assignment graded against: name and fingerprint
+    spellings: dict[str, str] = field(default_factory=dict)  # contract name -> the alias the submission used
 
     @property
     def skipped(self) -> list[Verdict]:
@@ -56,4 +62,6 @@ def score(submission, verdicts, properties, cells, output, seconds, options, ver
         profile=options.profile,
         versions=versions,
         sha256=submission.sha256,
+        visibility={p.id: options.assignment.visibility(p.id) for p in properties},
+        assignment={"name": options.assignment.name, "fingerprint": options.assignment.fingerprint()},
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import torch
 from hypothesis import strategies as st
@@ -13,15 +15,18 @@ _WIDTH = {torch.float32: 32, torch.float64: 64}
 GATE_ROWS = ((0, 0), (1, 0), (0, 1), (1, 1))
 
 
+@lru_cache(maxsize=None)
 def float_dtypes() -> st.SearchStrategy[torch.dtype]:
     return st.sampled_from(FLOAT_DTYPES)
 
 
+@lru_cache(maxsize=None)
 def shapes(max_dims: int = 3, max_side: int = 5) -> st.SearchStrategy[tuple[int, ...]]:
     """Any shape, including 0-d ``()`` and empty ones such as ``(0, 3)``."""
     return hnp.array_shapes(min_dims=0, max_dims=max_dims, min_side=0, max_side=max_side)
 
 
+@lru_cache(maxsize=None)
 def floats(dtype: torch.dtype, *, infinite: bool = False, bound: float | None = None) -> st.SearchStrategy[float]:
     return st.floats(
         width=_WIDTH[dtype],
@@ -44,11 +49,15 @@ def landmarks(dtype: torch.dtype, *, infinite: bool = False, bound: float | None
     return torch.tensor(values, dtype=dtype)
 
 
+@lru_cache(maxsize=None)
 def tensors(dtype: torch.dtype, shape=None, *, infinite: bool = False, bound: float | None = None, elements=None):
     """Float tensors of ``dtype``, any shape (0-d and empty included) unless one is given.
 
     The default elements mix any float with landmark values, so the overflow
     points and infinities are tried often and still shrink element by element.
+    Built once per set of arguments: Hypothesis caches what it learns about a
+    strategy on the strategy object, and drawing from a fresh one each time is
+    several times slower.
     """
     if elements is None:
         special = st.sampled_from(landmarks(dtype, infinite=infinite, bound=bound).tolist())
@@ -70,11 +79,13 @@ def gate_inputs(rows: list[tuple[int, int]], dtype: torch.dtype) -> torch.Tensor
     return torch.cat([torch.ones(len(rows), 1, dtype=dtype), pairs], dim=1)
 
 
+@lru_cache(maxsize=None)
 def gate_rows(min_size: int = 1, max_size: int = 12) -> st.SearchStrategy[list[tuple[int, int]]]:
     """Any batch of gate rows: any order, repeats, any size n >= 1."""
     return st.lists(st.sampled_from(GATE_ROWS), min_size=min_size, max_size=max_size)
 
 
+@lru_cache(maxsize=None)
 def sizes(low: int = 1, high: int = 6) -> st.SearchStrategy[int]:
     return st.integers(low, high)
 
@@ -95,6 +106,7 @@ def linear_stacks(draw, dtype: torch.dtype | None = None):
     return layers
 
 
+@lru_cache(maxsize=None)
 def seeds() -> st.SearchStrategy[int]:
     return st.integers(0, 2**16)
 

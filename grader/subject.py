@@ -90,6 +90,7 @@ class Subject:
     channel: Channel
     names: dict = field(default_factory=dict)
     cuda: bool = False  # compare CUDA against CPU; set by the engine from --device and the worker's answer
+    spellings: dict = field(default_factory=dict)  # contract name -> the alias the submission defines it under
 
     @classmethod
     def in_process(cls, namespace: dict, wanted: list[str]) -> "Subject":
@@ -103,29 +104,33 @@ class Subject:
     def has(self, name: str) -> bool:
         return name in self.names
 
+    def spelled(self, name: str) -> str:
+        """The name the submission defines for contract name ``name``; properties and feedback keep the contract name."""
+        return self.spellings.get(name, name)
+
     def _ask(self, op: str, doing: str | Message, **args) -> dict:
         return self.channel.request(op, args, doing=doing)
 
     def call(self, name: str, *args, device: str | None = None, doing: str | Message | None = None) -> Answer:
         doing = doing or f"{name}(...)"
-        reply = self._ask("call", doing, name=name, args=[_arg(a) for a in args], device=device)
+        reply = self._ask("call", doing, name=self.spelled(name), args=[_arg(a) for a in args], device=device)
         return Answer.of(reply["result"])
 
     def call_keeping_args(self, name: str, *args, device: str | None = None, doing: str | Message | None = None):
         """The answer and the arguments as they are after the call (to catch mutation)."""
         doing = doing or f"{name}(...)"
-        reply = self._ask("call", doing, name=name, args=[_arg(a) for a in args], device=device, return_args=True)
+        reply = self._ask("call", doing, name=self.spelled(name), args=[_arg(a) for a in args], device=device, return_args=True)
         return Answer.of(reply["result"]), [Answer.of(a) for a in reply["args"]]
 
     def grad(self, name: str, z: torch.Tensor, doing: str | Message) -> tuple[Answer, Answer | None]:
-        reply = self._ask("grad", doing, name=name, z=z)
+        reply = self._ask("grad", doing, name=self.spelled(name), z=z)
         grad = reply["grad"]
         return Answer.of(reply["result"]), Answer.of(grad) if grad is not None else None
 
     def new(self, name: str, *args, doing: str | Message | None = None, seed: int = 0) -> Model:
         """A fresh model built from ``seed``: the same call always gives the same initial weights."""
         doing = doing or (f"{name}({', '.join(map(repr, args))})" if args else name)
-        answer = Answer.of(self._ask("new", doing, name=name, args=list(args), seed=seed))
+        answer = Answer.of(self._ask("new", doing, name=self.spelled(name), args=list(args), seed=seed))
         return self.model(answer, doing)
 
     def model(self, answer: Answer, doing: str | Message) -> Model:

@@ -5,13 +5,17 @@ submission, with a scrubbed environment, in a session of its own. The parent
 enforces every limit from outside: a deadline on each reply, a memory cap
 (``RLIMIT_AS`` set inside the worker before student code, and a resident-size
 watchdog here), capped output. Whatever happens, ``stop`` kills the session
-and any stray process that carries the worker's token.
+and any stray process that carries the worker's token. Where the platform has
+no POSIX process control (``posix_process_limits``: Windows), a worker is a
+plain subprocess talking over its standard streams, killed on its own when a
+deadline passes, with no memory cap.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import secrets
 import select
 import socket
@@ -47,6 +51,17 @@ def grader_directories() -> list[str]:
     root = packages[0].parent
     extra = [root / name for name in ("tests", "submissions", "benchmarks", ".git") if (root / name).is_dir()]
     return [str(p) for p in packages + extra]
+
+
+def posix_process_limits() -> bool:
+    """The capability check: can a worker get a session of its own, be killed with everything it
+    started, and have its memory capped (fork, setsid, killpg, resource)? True on Linux and macOS;
+    where False (Windows) workers are plain subprocesses, still killed when a deadline passes."""
+    try:
+        import resource  # noqa: F401
+    except ImportError:
+        return False
+    return all(hasattr(os, name) for name in ("fork", "setsid", "killpg"))
 
 
 def fork_server_wanted() -> bool:
@@ -213,6 +228,9 @@ class Worker:
         self.memory_exceeded = False
         self.lost: WorkerLost | None = None
         self.isolation: dict = {}
+        self.process_limits = posix_process_limits()
+        self.pipes: StdioPipes | None = None  # the request and reply pipes of a plain subprocess worker
+        self.peak_resident = 0  # bytes, as the memory watchdog last saw them (shared pages included)
         self.finished = False
 
     def environment(self) -> dict[str, str]:
@@ -230,7 +248,7 @@ class Worker:
             "MPLBACKEND": "Agg",
             "PROPGRADE_SEED": str(self.seed),
             "PROPGRADE_TOKEN": self.token,
-            "PROPGRADE_MEMORY": str(self.limits.memory_bytes if self.device == "cpu" else 0),
+            "PROPGRADE_MEMORY": str(self.limits.memory_bytes if self.device == "cpu" and self.process_limits else 0),
             "PROPGRADE_HIDE": os.pathsep.join(grader_directories()),
             "MPLCONFIGDIR": str(self.workdir / ".tmp"),
             "PROPGRADE_UID": str(self.uid),
@@ -245,6 +263,34 @@ class Worker:
         return env
 
     def start(self) -> dict:
+        if self.process_limits:
+            self._start_in_session()
+        else:
+            self._start_plain()
+        ready = self._reply(time.monotonic() + self.limits.start_seconds, say("starting_worker"))
+        self.isolation = dict(ready.get("isolation", {})) if isinstance(ready, dict) else {}
+        watchdog = self.process_limits and os.path.exists(f"/proc/{self.process.pid}/statm")
+        self.isolation["memory_cap"] = bool(self.isolation.get("address_space_cap")) or watchdog
+        return ready
+
+    def _start_plain(self) -> None:
+        """A subprocess that talks over its standard streams: no pipes handed over, no memory cap."""
+        with _CHILDREN_LOCK:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "-u", remote.__file__, "--stdio"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=self.workdir,
+                env=self.environment(),
+                start_new_session=True,  # ignored where there are no sessions
+            )
+            LIVE_WORKERS.add(self.process.pid)
+        self.pipes = StdioPipes(self.process.stdin, self.process.stdout)
+        self.output = Output(self.process.stderr, self.limits.output_bytes)
+
+    def _start_in_session(self) -> None:
+        """A worker in a session of its own, handed its pipes (forked from the fork server on Linux)."""
         become_subreaper()
         request_read, self._request_write = os.pipe()
         self._reply_read, reply_write = os.pipe()
@@ -274,9 +320,6 @@ class Worker:
         os.set_blocking(self._request_write, False)
         self.output = Output(self.process.stdout, self.limits.output_bytes)
         threading.Thread(target=self._watch_memory, daemon=True).start()
-        ready = self._reply(time.monotonic() + self.limits.start_seconds, say("starting_worker"))
-        self.isolation = ready.get("isolation", {}) if isinstance(ready, dict) else {}
-        return ready
 
     def request(self, op: str, args: dict, *, doing: str, seconds: float | None = None) -> dict:
         """Send one request and wait for its reply, at most ``seconds`` (the per-call limit by default)."""
@@ -289,6 +332,13 @@ class Worker:
 
     def _send(self, frame: bytes, deadline: float, doing: str, seconds: float) -> None:
         """Write a request without ever blocking past the deadline (a worker may stop reading)."""
+        if self.pipes is not None:
+            written = self.pipes.write(len(frame).to_bytes(8, "big") + frame, deadline)
+            if written is None:
+                self._lose("timeout", doing, seconds)
+            if not written:
+                self._lose("crashed", doing)
+            return
         view = memoryview(len(frame).to_bytes(8, "big") + frame)
         while view:
             left = deadline - time.monotonic()
@@ -312,6 +362,13 @@ class Worker:
             self._lose("protocol", doing)
 
     def _read(self, size: int, deadline: float, doing: str, seconds: float | None) -> bytes:
+        if self.pipes is not None:
+            data = self.pipes.read(size, deadline)
+            if data is None:
+                self._lose("timeout", doing, seconds)
+            if len(data) < size:
+                self._lose("crashed", doing)
+            return data
         chunks, remaining = [], size
         while remaining:
             left = deadline - time.monotonic()
@@ -355,6 +412,7 @@ class Worker:
                     resident = int(f.read().split()[1]) * page
             except (OSError, ValueError, IndexError):
                 return
+            self.peak_resident = max(self.peak_resident, resident)
             if resident > self.limits.memory_bytes:
                 self.memory_exceeded = True
                 self.kill()
@@ -364,6 +422,10 @@ class Worker:
     def kill(self) -> None:
         """Kill the worker's whole session, even after the worker itself has exited."""
         if self.process is None:
+            return
+        if not self.process_limits:
+            if self.process.poll() is None:
+                self.process.kill()
             return
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
@@ -379,14 +441,70 @@ class Worker:
             self.process.wait()
             LIVE_WORKERS.discard(self.process.pid)
             kill_strays(self.token)
-            for fd in (self._request_write, self._reply_read):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+            if self.pipes is not None:
+                self.pipes.close()
+            else:
+                for fd in (self._request_write, self._reply_read):
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
         text = self.output.text() if self.output else ""
         shutil.rmtree(self.root, ignore_errors=True)
         return text
+
+
+class StdioPipes:
+    """A plain subprocess's stdin and stdout as its request and reply pipes, each waited on with a
+    deadline through a thread, since select() cannot watch pipes everywhere (Windows)."""
+
+    def __init__(self, requests, replies):
+        self._requests = requests
+        self._chunks: queue.Queue[bytes] = queue.Queue()
+        self._pending = bytearray()
+        self._ended = False
+        threading.Thread(target=self._pump, args=(replies,), daemon=True).start()
+
+    def _pump(self, replies) -> None:
+        for chunk in iter(lambda: replies.read1(1 << 20), b""):
+            self._chunks.put(chunk)
+        self._chunks.put(b"")
+
+    def write(self, data: bytes, deadline: float) -> bool | None:
+        """True once written, False when the worker has gone, None when the deadline came first."""
+        outcome: list[bool] = []
+
+        def write() -> None:
+            try:
+                self._requests.write(data)
+                self._requests.flush()
+                outcome.append(True)
+            except (OSError, ValueError):
+                outcome.append(False)
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        writer.join(max(deadline - time.monotonic(), 0))
+        return outcome[0] if outcome else None
+
+    def read(self, size: int, deadline: float) -> bytes | None:
+        """``size`` bytes, fewer when the worker has gone, None when the deadline came first."""
+        while len(self._pending) < size and not self._ended:
+            try:
+                chunk = self._chunks.get(timeout=max(deadline - time.monotonic(), 0))
+            except queue.Empty:
+                return None
+            self._ended = not chunk
+            self._pending += chunk
+        data = bytes(self._pending[:size])
+        del self._pending[:size]
+        return data
+
+    def close(self) -> None:
+        try:
+            self._requests.close()
+        except (OSError, ValueError):
+            pass
 
 
 def kill_strays(token: str, rounds: int = 5) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 from hypothesis import strategies as st
 
@@ -30,22 +32,43 @@ def stack_layers(state: dict) -> list[dict]:
     ]
 
 
-def reference_run(state: dict, x, y, epochs: int, lr: float) -> tuple[list[float], dict]:
+@lru_cache(maxsize=None)
+def flower_set(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The lesson's flower data, made once per process (every submission is checked on the same sets)."""
+    return flower(seed=seed)
+
+
+@lru_cache(maxsize=256)
+def training_setup(seed: int, n: int, epochs: int, lr: float) -> dict:
+    x, y = flower_set(1)
+    rows = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]
+    return {"key": (seed, n, epochs, lr), "state": initial_state(seq_net_shapes(), seed), "x": x[rows], "y": y[rows], "epochs": epochs, "lr": lr}
+
+
+@lru_cache(maxsize=256)
+def reference_run(seed: int, n: int, epochs: int, lr: float) -> tuple[list[float], dict]:
+    """The reference loop from the setup's start; a class draws the same setups, so each runs once per process."""
+    setup = training_setup(seed, n, epochs, lr)
     model = make_seq_net()
-    model.load_state_dict(state)
-    losses = train(model, x, y, epochs, lr)
+    model.load_state_dict(setup["state"])
+    losses = train(model, setup["x"], setup["y"], epochs, lr)
     return losses, model.state_dict()
+
+
+@lru_cache(maxsize=None)
+def logistic_baseline(test_seed: int) -> float:
+    x, y = flower_set(1)
+    x_test, y_test = flower_set(test_seed)
+    return logistic_regression_accuracy(x, y, x_test, y_test)
 
 
 @st.composite
 def training_setups(draw):
     seed = draw(seeds())
     n = draw(st.integers(4, 64))
-    x, y = flower(seed=1)
-    rows = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]
     epochs = draw(st.integers(1, 25))
     lr = draw(st.sampled_from([0.01, 0.1, 0.5, 1.0]))
-    return {"state": initial_state(seq_net_shapes(), seed), "x": x[rows], "y": y[rows], "epochs": epochs, "lr": lr}
+    return training_setup(seed, n, epochs, lr)
 
 
 def student_run(subject, setup) -> tuple[list, object, Message]:
@@ -81,7 +104,7 @@ def train_follows_the_reference_loop(subject, data):
     if answer.kind != "list":
         raise fail("not_loss_list", doing=doing, got=answer.describe())
     losses = [float(item.value) if item.kind == "scalar" and isinstance(item.value, (int, float)) else float(item.value.item()) if item.kind == "tensor" and item.value.numel() == 1 else float("nan") for item in answer.items]
-    expected_losses, expected_state = reference_run(setup["state"], setup["x"], setup["y"], setup["epochs"], setup["lr"])
+    expected_losses, expected_state = reference_run(*setup["key"])
     assert_close(torch.tensor(losses, dtype=torch.float64), torch.tensor(expected_losses, dtype=torch.float64),
                  say("losses_returned_by", doing=doing), input_name="epoch", rtol=1e-4, atol=1e-6)
     state = subject.state_dict(model, say("after", what="model.state_dict()", doing="train"))
@@ -97,8 +120,8 @@ def train_follows_the_reference_loop(subject, data):
           needs=["seq_net", "train"], points=3, examples=1)
 def trained_seq_net_beats_logistic_regression(subject, data):
     seed = data.draw(st.integers(0, 3), label="seed")
-    x, y = flower(seed=1)
-    x_test, y_test = flower(seed=100 + seed)
+    x, y = flower_set(1)
+    x_test, y_test = flower_set(100 + seed)
     model = subject.new("seq_net")
     subject.load_state_dict(model, initial_state(seq_net_shapes(), seed), say("load_state_dict", model="seq_net", weights=say("initial_weights")))
     doing = f"train(seq_net, flower x, flower y, {FLOWER_EPOCHS}, {FLOWER_LR})"
@@ -108,6 +131,6 @@ def trained_seq_net_beats_logistic_regression(subject, data):
     if logits.shape != y_test.shape:
         raise fail("wrong_shape", doing=fresh, got=tuple(logits.shape), expected=tuple(y_test.shape))
     network = accuracy(logits.to(torch.float32), y_test)
-    baseline = logistic_regression_accuracy(x, y, x_test, y_test)
+    baseline = logistic_baseline(100 + seed)
     if network < baseline + FLOWER_MARGIN:
         raise fail("not_better_than_logistic", doing=doing, network=f"{network:.0%}", baseline=f"{baseline:.0%}")

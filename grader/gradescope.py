@@ -1,0 +1,144 @@
+"""Gradescope: build the autograder bundle, and grade the one submission inside Gradescope's container.
+
+``propgrade gradescope --out autograder.zip`` writes a zip holding
+``setup.sh`` (installs CPU torch, then propgrade from the wheel in the zip),
+``run_autograder`` (runs ``python -m grader.gradescope`` on
+``/autograder/submission``) and ``assignment.toml``. The paths follow
+Gradescope's autograder specification and can be moved with environment
+variables, so that a test can lay the same structure out in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from grader.assignment import default_source, load_assignment
+
+ASSIGNMENT_NAME = "assignment.toml"
+SOURCE_PARTS = ("pyproject.toml", "README.md", "grader", "reference")
+EXECUTABLE = 0o100755 << 16  # a zip entry's Unix mode: a regular file anyone may run
+
+SETUP_SCRIPT = """#!/usr/bin/env bash
+# Gradescope runs this once, as root, while it builds the autograder's image (Ubuntu).
+# propgrade gets a virtual environment of its own: CPU torch first, then the propgrade wheel beside this file.
+set -euo pipefail
+cd "$(dirname "$0")"
+if [ -n "${{PROPGRADE_SKIP_INSTALL:-}}" ]; then
+    echo "setup.sh: PROPGRADE_SKIP_INSTALL is set, nothing installed"
+    exit 0
+fi
+apt-get update
+apt-get install -y --no-install-recommends python3 python3-pip python3-venv
+python3 -m venv /opt/propgrade
+/opt/propgrade/bin/pip install --no-cache-dir {torch} --index-url https://download.pytorch.org/whl/cpu
+/opt/propgrade/bin/pip install --no-cache-dir ./{wheel}
+"""
+
+RUN_SCRIPT = """#!/usr/bin/env bash
+# Gradescope runs this for each submission: grade it, write results/results.json.
+# Every path can be moved with an environment variable (the tests use a temporary folder).
+set -euo pipefail
+root="${{PROPGRADE_AUTOGRADER_ROOT:-/autograder}}"
+export OMP_NUM_THREADS=1
+exec "${{PROPGRADE_PYTHON:-/opt/propgrade/bin/python}}" -m grader.gradescope \\
+    --submission "${{PROPGRADE_SUBMISSION_DIR:-$root/submission}}" \\
+    --results "${{PROPGRADE_RESULTS_DIR:-$root/results}}" \\
+    --assignment "${{PROPGRADE_SOURCE_DIR:-$root/source}}/{assignment}" \\
+    --lang {lang}
+"""
+
+
+class BundleError(RuntimeError):
+    """The bundle cannot be built here; the message says why."""
+
+
+def build_bundle(out: Path, assignment_file: Path | None = None, lang: str = "en") -> Path:
+    """Write the autograder zip; the assignment is checked first, so a bad file never reaches Gradescope."""
+    load_assignment(assignment_file)
+    with tempfile.TemporaryDirectory(prefix="propgrade-bundle-") as scratch:
+        wheel = build_wheel(Path(scratch))
+        files = {
+            "setup.sh": (SETUP_SCRIPT.format(torch=torch_requirement(), wheel=wheel.name).encode(), True),
+            "run_autograder": (RUN_SCRIPT.format(assignment=ASSIGNMENT_NAME, lang=lang).encode(), True),
+            ASSIGNMENT_NAME: (Path(assignment_file or default_source()).read_bytes(), False),
+            wheel.name: (wheel.read_bytes(), False),
+        }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for name, (data, executable) in files.items():
+            entry = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            entry.external_attr = EXECUTABLE if executable else 0o100644 << 16
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            bundle.writestr(entry, data)
+    return out
+
+
+def torch_requirement() -> str:
+    """The torch this grader runs with, so Gradescope grades with the same version."""
+    import torch
+
+    return f"torch=={torch.__version__.split('+')[0]}"
+
+
+def source_root() -> Path:
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "pyproject.toml").is_file():
+        raise BundleError(f"the bundle is built from propgrade's source tree, and {root} has no pyproject.toml: run it from a checkout")
+    return root
+
+
+def build_wheel(scratch: Path) -> Path:
+    """propgrade's wheel, built from a copy of its source tree so that the tree is left as it was."""
+    root, copy = source_root(), scratch / "source"
+    for part in SOURCE_PARTS:
+        if (root / part).is_dir():
+            shutil.copytree(root / part, copy / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            copy.mkdir(exist_ok=True)
+            shutil.copy2(root / part, copy / part)
+    isolation = ["--no-build-isolation"] if importlib.util.find_spec("setuptools") else []
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", *isolation, "--wheel-dir", str(scratch / "dist"), str(copy)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    wheels = sorted((scratch / "dist").glob("propgrade-*.whl"))
+    if done.returncode != 0 or not wheels:
+        raise BundleError(f"pip wheel failed:\n{(done.stdout + done.stderr)[-2000:]}")
+    return wheels[0]
+
+
+def autograde(submission_dir: Path, results_dir: Path, assignment_file: Path, lang: str = "en") -> Path:
+    """Grade the one submission Gradescope hands over and write ``results.json`` where it looks for it."""
+    from grader.cli import resolve_device
+    from grader.grade import Options, grade
+    from grader.load import load
+    from grader.results import atomic_write, gradescope
+
+    assignment = load_assignment(assignment_file)
+    options = Options(device=resolve_device("auto"), limits=assignment.limits, assignment=assignment)
+    result = grade(load(str(submission_dir), "submission"), options)
+    path = results_dir / "results.json"
+    atomic_write(path, json.dumps(gradescope(result, lang), ensure_ascii=False, indent=2).encode())
+    print(f"{result.score:g}/{result.max_score:g} {result.status} in {result.seconds:.1f} s; wrote {path}")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grader.gradescope", description="Grade a Gradescope submission (run_autograder calls this).")
+    parser.add_argument("--submission", type=Path, required=True)
+    parser.add_argument("--results", type=Path, required=True)
+    parser.add_argument("--assignment", type=Path, required=True)
+    parser.add_argument("--lang", choices=["en", "zh"], default="en")
+    args = parser.parse_args(argv)
+    autograde(args.submission, args.results, args.assignment, args.lang)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,687 @@
+"""The class report: the gradebook (summary.csv), a step summary (summary.md) and one HTML page.
+
+Everything is read back from the ``<id>/results.json`` files on disk, never taken from
+results in memory, so one code path serves a fresh run and a merge of shards graded on
+several machines (``propgrade report shard-*/ --out merged``).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import math
+import re
+import statistics
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache, partial
+from pathlib import Path
+from string import Template
+
+from grader import __version__
+from grader.properties import CATALOGUE, TOPICS
+from grader.results import atomic_write
+
+FAILING = ("failed", "error", "timeout", "crashed", "missing")
+SEQ_NET_SHAPES = {"0.weight": (4, 2), "0.bias": (4,), "2.weight": (1, 4), "2.bias": (1,)}
+MARKDOWN_ROWS = 50
+CLUSTERS_SHOWN = 25
+SLOWEST_SHOWN = 10
+
+HEADINGS = {
+    "title": ("propgrade class report", "propgrade 班级报告"),
+    "md_title": ("propgrade: {n} submissions", "propgrade：{n} 份提交"),
+    "submissions": ("Submissions", "提交"),
+    "counts": ("{n} graded · {unreadable} unreadable · {crashed} crashed", "已评分 {n} · 无法读取 {unreadable} · 崩溃 {crashed}"),
+    "scores": ("Mean score {mean:.1f}%, median {median:.1f}%", "平均分 {mean:.1f}%，中位数 {median:.1f}%"),
+    "graded_at": ("Graded", "评分时间"),
+    "built_at": ("Report built", "报告生成时间"),
+    "version": ("propgrade version", "propgrade 版本"),
+    "profile": ("Profile", "配置"),
+    "seed": ("Seed", "随机种子"),
+    "device": ("Device", "设备"),
+    "torch": ("torch", "torch"),
+    "histogram": ("Scores", "分数"),
+    "histogram_caption": ("Submissions per score band (percent of the maximum).", "各分数段（占满分的百分比）的提交数。"),
+    "pass_rates": ("Pass rate per property", "各性质的通过率"),
+    "topic_rates": ("Pass rate per topic", "各主题的通过率"),
+    "topic": ("Topic", "主题"),
+    "property": ("Property", "性质"),
+    "points": ("Points", "分值"),
+    "pass_rate": ("Pass rate", "通过率"),
+    "not_checked": ("not checked", "未检查"),
+    "clusters": ("Most common failures", "最常见的错误"),
+    "clusters_intro": (
+        "Failing verdicts with the same property and the same minimal counterexample, across students.",
+        "按性质与最小反例归并的失败结果（跨学生统计）。",
+    ),
+    "cluster_count": ("{n} submissions", "{n} 份提交"),
+    "cluster_one": ("1 submission", "1 份提交"),
+    "more_clusters": ("and {n} more distinct failures", "另有 {n} 种不同的错误"),
+    "no_failures": ("No failures.", "没有失败的性质。"),
+    "cells": ("Notebook cells that raised", "抛出异常的单元格"),
+    "cell": ("Cell", "单元格"),
+    "message": ("Message", "信息"),
+    "no_cells": ("No cell raised.", "没有单元格抛出异常。"),
+    "not_graded": ("Submissions that could not be graded", "无法评分的提交"),
+    "times": ("Grading time", "评分耗时"),
+    "time_stats": ("median {median:.1f} s · p95 {p95:.1f} s · max {max:.1f} s · total {total:.0f} s", "中位数 {median:.1f} 秒 · p95 {p95:.1f} 秒 · 最长 {max:.1f} 秒 · 合计 {total:.0f} 秒"),
+    "slowest": ("Slowest submissions", "耗时最长的提交"),
+    "seconds": ("Seconds", "秒"),
+    "students": ("Feedback per submission", "每份提交的反馈"),
+    "student": ("Submission", "提交"),
+    "score": ("Score", "得分"),
+    "status": ("Status", "状态"),
+    "failed_tests": ("Failed ({n})", "未通过（{n}）"),
+    "passed_tests": ("Passed ({n})", "通过（{n}）"),
+    "skipped_tests": ("Not checked ({n})", "未检查（{n}）"),
+    "boundary_caption": ("seq_net's decision boundary; accuracy on the flower data {accuracy:.1f}%", "seq_net 的决策边界；在 flower 数据上的准确率 {accuracy:.1f}%"),
+    "lowest_first": ("Submissions (lowest score first)", "提交（按得分从低到高）"),
+    "more_rows": ("and {n} more: see summary.csv", "另有 {n} 份：见 summary.csv"),
+}
+
+
+def heading(key: str, lang: str, **fields) -> str:
+    return HEADINGS[key][0 if lang == "en" else 1].format(**fields)
+
+
+class NoResults(ValueError):
+    """No results.json was found in any source folder."""
+
+
+@dataclass
+class Graded:
+    """One submission's results.json as read back: the Gradescope view and propgrade's record."""
+
+    path: Path
+    written_ns: int
+    data: dict
+
+    @property
+    def record(self) -> dict:
+        return self.data["extra_data"]["propgrade"]
+
+    @property
+    def id(self) -> str:
+        return self.record["id"]
+
+    @property
+    def submission(self) -> str:
+        return str(self.record.get("submission", ""))
+
+    @property
+    def status(self) -> str:
+        return str(self.record.get("status", ""))
+
+    @property
+    def score(self) -> float:
+        return float(self.data["score"])
+
+    @property
+    def max_score(self) -> float:
+        return float(self.data["max_score"])
+
+    @property
+    def percent(self) -> float:
+        return 100 * self.score / self.max_score if self.max_score else 0.0
+
+    @property
+    def seconds(self) -> float:
+        return float(self.data.get("execution_time", 0.0))
+
+    @property
+    def properties(self) -> list[dict]:
+        return self.record["properties"]
+
+    @property
+    def why_not_graded(self) -> str:
+        """The reading problem, else the message its properties share (a crash ends them all the same way)."""
+        messages = [p["message"].get("en", "") for p in self.properties if isinstance(p.get("message"), dict) and p["verdict"] != "skipped"]
+        return str(self.record.get("problem") or (messages[0] if messages else ""))
+
+    @property
+    def failed_cells(self) -> list[dict]:
+        return [c for c in self.record.get("cells", []) if isinstance(c, dict) and not c.get("ok", True)]
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _problem_with(data) -> str | None:
+    """Why ``data`` is not a results.json this report can use, or None."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    if not (_is_number(data.get("score")) and _is_number(data.get("max_score"))):
+        return "no numeric score and max_score"
+    record = data.get("extra_data", {}).get("propgrade") if isinstance(data.get("extra_data"), dict) else None
+    if not isinstance(record, dict):
+        return "no extra_data.propgrade record"
+    if not isinstance(record.get("id"), str) or not record["id"]:
+        return "the record has no id"
+    properties = record.get("properties")
+    if not isinstance(properties, list) or not all(isinstance(p, dict) and isinstance(p.get("id"), str) and isinstance(p.get("verdict"), str) for p in properties):
+        return "the record's properties are malformed"
+    if not isinstance(data.get("tests", []), list) or not all(isinstance(t, dict) for t in data.get("tests", [])):
+        return "tests is not a list of objects"
+    if not _is_number(data.get("execution_time", 0.0)):
+        return "execution_time is not a number"
+    if not isinstance(record.get("cells", []), list) or not isinstance(record.get("versions", {}), dict):
+        return "the record's cells or versions are malformed"
+    return None
+
+
+def load_graded(path: Path) -> Graded:
+    """Read one results.json; ValueError or OSError says why it cannot be used."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    problem = _problem_with(data)
+    if problem:
+        raise ValueError(problem)
+    return Graded(path, path.stat().st_mtime_ns, data)
+
+
+def read_class(sources: list[Path]) -> tuple[list[Graded], list[str]]:
+    """Every usable ``DIR/<id>/results.json``, one per id (the one written last wins), and warnings."""
+    chosen: dict[str, Graded] = {}
+    warnings: list[str] = []
+    seen: set[Path] = set()
+    for source in sources:
+        for path in sorted(Path(source).glob("*/results.json")):
+            if path.resolve() in seen:
+                continue
+            seen.add(path.resolve())
+            try:
+                graded = load_graded(path)
+            except (OSError, ValueError) as error:
+                warnings.append(f"skipped {path}: {error}")
+                continue
+            previous = chosen.get(graded.id)
+            if previous is not None:
+                keep = graded if graded.written_ns >= previous.written_ns else previous
+                warnings.append(f"{graded.id} appears in {previous.path} and {graded.path}; keeping {keep.path} (written last)")
+                graded = keep
+            chosen[graded.id] = graded
+    return sorted(chosen.values(), key=lambda g: (g.submission, g.id)), warnings
+
+
+def write_class_report(sources: list[Path], out: Path, lang: str = "en") -> dict[str, Path]:
+    """Read the graded class from ``sources`` and write summary.csv, summary.md and report.html into ``out``."""
+    graded, warnings = read_class(sources)
+    for warning in warnings:
+        print(f"propgrade: warning: {warning}", file=sys.stderr)
+    if not graded:
+        raise NoResults(f"no results.json found under {', '.join(str(s) for s in sources)}")
+    markdown = out / "summary.md"
+    page = out / "report.html"
+    atomic_write(markdown, summary_markdown(graded, lang).encode())
+    atomic_write(page, report_html(graded, lang).encode())
+    return {"csv": write_summary(graded, out), "markdown": markdown, "html": page}
+
+
+# ---- the gradebook and the class's numbers
+
+
+def property_ids(graded: list[Graded]) -> list[str]:
+    """The catalogue's ids in order, then any id a record has that this catalogue lacks (an older run)."""
+    ids = dict.fromkeys(CATALOGUE)
+    for g in graded:
+        ids.update(dict.fromkeys(p["id"] for p in g.properties))
+    return list(ids)
+
+
+def write_summary(graded: list[Graded], out: Path) -> Path:
+    """The gradebook: one row per submission, one column per property holding its verdict."""
+    ids = property_ids(graded)
+    rows = [["submission", "id", "score", "max_score", "status", "seconds", *ids]]
+    for g in graded:
+        kinds = {p["id"]: p["verdict"] for p in g.properties}
+        rows.append([g.submission, g.id, f"{g.score:g}", f"{g.max_score:g}", g.status, f"{g.seconds:.2f}", *(kinds.get(i, "") for i in ids)])
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    path = out / "summary.csv"
+    atomic_write(path, buffer.getvalue().encode())
+    return path
+
+
+@dataclass
+class Rate:
+    passed: int = 0
+    checked: int = 0  # skipped verdicts are not checks
+
+    @property
+    def percent(self) -> float | None:
+        return 100 * self.passed / self.checked if self.checked else None
+
+
+def topic_of(pid: str, graded: list[Graded]) -> str:
+    if pid in CATALOGUE:
+        return CATALOGUE[pid].topic
+    return next((str(p.get("topic")) for g in graded for p in g.properties if p["id"] == pid), "")
+
+
+def pass_rates(graded: list[Graded]) -> dict[str, dict[str, Rate]]:
+    """Per topic (in the lesson's order), per property: how many submissions passed out of those checked."""
+    table: dict[str, dict[str, Rate]] = {topic: {} for topic in TOPICS}
+    for pid in property_ids(graded):
+        table.setdefault(topic_of(pid, graded), {})[pid] = Rate()
+    for g in graded:
+        for p in g.properties:
+            rate = table[topic_of(p["id"], graded)][p["id"]]
+            rate.checked += p["verdict"] != "skipped"
+            rate.passed += p["verdict"] == "passed"
+    return {topic: rates for topic, rates in table.items() if rates}
+
+
+def topic_rate(rates: dict[str, Rate]) -> Rate:
+    return Rate(sum(r.passed for r in rates.values()), sum(r.checked for r in rates.values()))
+
+
+def topic_title(topic: str, lang: str) -> str:
+    titles = TOPICS.get(topic)
+    return titles[0 if lang == "en" else 1] if titles else topic
+
+
+def statement(pid: str, lang: str) -> str:
+    return CATALOGUE[pid].statement_in(lang) if pid in CATALOGUE else pid
+
+
+@dataclass
+class Cluster:
+    """Students whose failing verdict has the same property and the same English message."""
+
+    property: str
+    message: dict
+    ids: list[str] = field(default_factory=list)
+
+    def text(self, lang: str) -> str:
+        return str(self.message.get(lang) or self.message.get("en", ""))
+
+
+def failure_clusters(graded: list[Graded]) -> list[Cluster]:
+    """Most common first; submissions that were never checked (unreadable, crashed) would add noise, so they are left out."""
+    clusters: dict[tuple[str, str], Cluster] = {}
+    for g in graded:
+        if g.status != "graded":
+            continue
+        for p in g.properties:
+            if p["verdict"] in FAILING:
+                message = p.get("message") if isinstance(p.get("message"), dict) else {}
+                key = (p["id"], str(message.get("en", "")))
+                clusters.setdefault(key, Cluster(p["id"], message)).ids.append(g.id)
+    return sorted(clusters.values(), key=lambda c: (-len(c.ids), c.property, c.text("en")))
+
+
+def distinct(graded: list[Graded], read) -> str:
+    values = sorted({str(read(g)) for g in graded})
+    return ", ".join(values)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+# ---- pictures
+
+
+def png_data_uri(figure) -> str:
+    """The figure as an inline PNG, reduced to a 64-colour palette: a quarter of the bytes, the same look."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    picture = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba()).convert("RGB").quantize(64)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def histogram_png(percents: list[float]) -> str:
+    """Score histogram in 5-point bands; no words in the image, so no font is needed for Chinese."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5.2, 2.4), dpi=80, layout="constrained")
+    axes = figure.add_subplot()
+    axes.hist(percents, bins=range(0, 105, 5), color="#3b6ea5", edgecolor="white")
+    axes.set_xlim(0, 100)
+    axes.xaxis.set_major_formatter("{x:.0f}%")
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.spines[["top", "right"]].set_visible(False)
+    return png_data_uri(figure)
+
+
+def seq_net_state(record: dict) -> dict | None:
+    """The trained seq_net's numbers, or None unless they are plain finite numbers of the lesson's shapes."""
+    saved = record.get("seq_net")
+    state = saved.get("state_dict") if isinstance(saved, dict) else None
+    if not isinstance(state, dict) or set(state) != set(SEQ_NET_SHAPES):
+        return None
+    if not all(_has_shape(state[name], shape) for name, shape in SEQ_NET_SHAPES.items()):
+        return None
+    return state
+
+
+def _has_shape(value, shape: tuple[int, ...]) -> bool:
+    if not shape:
+        return _is_number(value)
+    return isinstance(value, list) and len(value) == shape[0] and all(_has_shape(v, shape[1:]) for v in value)
+
+
+@dataclass(frozen=True)
+class FlowerPlane:
+    """The lesson's 400 flower points (tensors to evaluate, arrays to draw) and a grid over their range."""
+
+    x: object
+    y: object
+    xx: object
+    yy: object
+    grid: object
+
+
+@lru_cache(maxsize=1)
+def flower_plane() -> FlowerPlane:
+    """Computed once per process: every student's picture shares it."""
+    import numpy as np
+    import torch
+
+    from reference.data import flower
+
+    x, y = flower()
+    low, high = (x.min(0).values - 0.5).tolist(), (x.max(0).values + 0.5).tolist()
+    xx, yy = np.meshgrid(np.linspace(low[0], high[0], 150), np.linspace(low[1], high[1], 150))
+    return FlowerPlane(x, y, xx, yy, torch.tensor(np.c_[xx.ravel(), yy.ravel()], dtype=torch.float32))
+
+
+def decision_boundary(state: dict) -> tuple[str, float]:
+    """seq_net rebuilt from its numbers, drawn as the lesson draws it; returns the PNG and its flower accuracy (percent)."""
+    import torch
+    from matplotlib.figure import Figure
+    from torch import nn
+
+    with torch.device("meta"):
+        net = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1))
+    net.load_state_dict({name: torch.tensor(value, dtype=torch.float32) for name, value in state.items()}, assign=True)
+    plane = flower_plane()
+    with torch.no_grad():
+        accuracy = 100 * ((net(plane.x) > 0).float() == plane.y).float().mean().item()
+        predicted = (net(plane.grid) > 0).float().reshape(plane.xx.shape).numpy()
+    figure = Figure(figsize=(3, 3), dpi=70)
+    axes = figure.add_axes((0.01, 0.01, 0.98, 0.98), xticks=[], yticks=[])
+    axes.contourf(plane.xx, plane.yy, predicted, levels=[-0.5, 0.5, 1.5], cmap="coolwarm", alpha=0.4)
+    axes.scatter(plane.x[:, 0].numpy(), plane.x[:, 1].numpy(), c=plane.y[:, 0].numpy(), cmap="coolwarm", s=6, linewidths=0)
+    return png_data_uri(figure), accuracy
+
+
+# ---- summary.md
+
+
+def md(text) -> str:
+    """Text safe inside a Markdown table cell or list item: no markup, no table breaks."""
+    escaped = html.escape(" ".join(str(text).split()), quote=False)
+    return re.sub(r"([\\`*_\[\]|#~])", r"\\\1", escaped)
+
+
+def summary_markdown(graded: list[Graded], lang: str = "en") -> str:
+    """Short enough for a GitHub step summary: counts, scores, topics, top failures, the lowest scores."""
+    h = partial(heading, lang=lang)
+    percents = [g.percent for g in graded]
+    statuses = Counter(g.status for g in graded)
+    lines = [
+        f"## {h('md_title', n=len(graded))}",
+        "",
+        h("counts", n=statuses["graded"], unreadable=statuses["unreadable"], crashed=statuses["crashed"]),
+        "",
+        h("scores", mean=statistics.mean(percents), median=statistics.median(percents)),
+        "",
+        f"### {h('topic_rates')}",
+        "",
+        f"| {h('topic')} | {h('pass_rate')} |",
+        "| --- | ---: |",
+    ]
+    for topic, rates in pass_rates(graded).items():
+        lines.append(f"| {md(topic_title(topic, lang))} | {rate_text(topic_rate(rates), lang)} |")
+    lines += ["", f"### {h('clusters')}", ""]
+    clusters = failure_clusters(graded)
+    lines += [f"{n}. **{len(c.ids)}** × `{c.property}`: {md(c.text(lang))}" for n, c in enumerate(clusters[:5], start=1)] or [h("no_failures")]
+    lines += ["", f"### {h('lowest_first')}", "", f"| {h('student')} | {h('score')} | {h('status')} |", "| --- | ---: | --- |"]
+    lowest = sorted(graded, key=lambda g: (g.percent, g.id))
+    lines += [f"| {md(g.id)} | {g.score:g} / {g.max_score:g} ({g.percent:.0f}%) | {md(g.status)} |" for g in lowest[:MARKDOWN_ROWS]]
+    if len(lowest) > MARKDOWN_ROWS:
+        lines += ["", h("more_rows", n=len(lowest) - MARKDOWN_ROWS)]
+    return "\n".join(lines) + "\n"
+
+
+def rate_text(rate: Rate, lang: str) -> str:
+    if rate.percent is None:
+        return heading("not_checked", lang)
+    return f"{rate.percent:.0f}% ({rate.passed}/{rate.checked})"
+
+
+# ---- report.html
+
+
+def esc(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def attributes(values: dict) -> str:
+    """Escaped attributes; a trailing underscore or inner underscores in a name (``class_``, ``data_x``) are for Python."""
+    return "".join(f' {name.rstrip("_").replace("_", "-")}="{esc(value)}"' for name, value in values.items() if value is not None)
+
+
+def element(tag: str, content: str = "", **attrs) -> str:
+    """``<tag attrs>content</tag>``; ``content`` is HTML already (callers escape text with ``esc``)."""
+    return f"<{tag}{attributes(attrs)}>{content}</{tag}>"
+
+
+def image(src: str, alt: str, **attrs) -> str:
+    return f"<img{attributes({'src': src, 'alt': alt, **attrs})}>"
+
+
+def table(header: list[str], rows: list, class_: str | None = None) -> str:
+    """A table from HTML: each row a list of cells, or a whole ``<tr>`` built by the caller."""
+    head = element("tr", "".join(element("th", cell) for cell in header))
+    body = "".join(row if isinstance(row, str) else element("tr", "".join(element("td", cell) for cell in row)) for row in rows)
+    return element("table", element("thead", head) + element("tbody", body), class_=class_)
+
+
+def student_link(sid: str) -> str:
+    return element("a", esc(sid), href=f"#s-{sid}")
+
+
+def bar(percent: float | None) -> str:
+    """A pass-rate bar drawn with CSS, coloured by how worrying the rate is."""
+    if percent is None:
+        return ""
+    level = "good" if percent >= 80 else "fair" if percent >= 50 else "poor"
+    return element("span", element("span", "", class_=level, style=f"width:{percent:.1f}%"), class_="bar")
+
+
+PAGE = Template(
+    """<!DOCTYPE html>
+<html lang="$lang">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>$title</title>
+<style>
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans CJK SC","PingFang SC","Microsoft YaHei",sans-serif;color:#1f2328;max-width:1100px;margin:0 auto;padding:24px}
+h1{margin:0 0 8px;font-size:26px}h2{margin:32px 0 10px;padding-bottom:4px;border-bottom:1px solid #d0d7de;font-size:20px}
+h3{margin:18px 0 6px;font-size:16px}h4{margin:12px 0 4px;font-size:14px}
+table{border-collapse:collapse;margin:6px 0 12px}th,td{padding:3px 10px;border-bottom:1px solid #eaeef2;text-align:left;vertical-align:top}
+th{background:#f6f8fa;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+nav{margin:10px 0 0;padding:6px 0;border-top:1px solid #eaeef2}.overview{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
+table.topics td:nth-child(2){white-space:nowrap;text-align:right}
+table.rates{width:100%}tr.topic td{background:#f6f8fa;font-weight:600}
+dl.facts{display:grid;grid-template-columns:max-content auto;gap:2px 16px;margin:8px 0}dl.facts dt{color:#59636e}dl.facts dd{margin:0}
+.bar{display:inline-block;width:120px;height:10px;background:#eaeef2;border-radius:5px;overflow:hidden;vertical-align:middle}
+.bar span{display:block;height:100%}.good{background:#2da44e}.fair{background:#d4a72c}.poor{background:#cf222e}
+code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
+pre{background:#f6f8fa;padding:8px 10px;border-radius:6px;white-space:pre-wrap;overflow-wrap:anywhere;margin:4px 0}
+ol.clusters li{margin-bottom:8px}.ids{font-size:13px;color:#59636e}.ids a{margin-right:6px}
+section.student{border:1px solid #d0d7de;border-radius:8px;padding:4px 16px 12px;margin:16px 0}
+section.student h3 .score{font-weight:400;color:#59636e;margin-left:8px}.meta{color:#59636e;font-size:13px;margin:0}
+.test h5{margin:8px 0 2px;font-size:13px}ul.brief{font-size:13px;padding-left:18px}ul.brief span{white-space:pre-line;color:#59636e}.failed h5{color:#cf222e}
+figure{margin:8px 0}figcaption{font-size:13px;color:#59636e}figure.boundary{display:inline-block}figure.boundary figcaption{max-width:210px}
+a{color:#0969da;text-decoration:none}a:hover{text-decoration:underline}details summary{cursor:pointer;margin:6px 0}
+</style>
+</head>
+<body>
+$body
+</body>
+</html>
+"""
+)
+
+
+def report_html(graded: list[Graded], lang: str = "en") -> str:
+    """One self-contained page: images are data: URIs, no script, no external resource."""
+    sections = [
+        header_section(graded, lang),
+        overview_section(graded, lang),
+        cluster_section(graded, lang),
+        cell_section(graded, lang),
+        pass_rate_section(graded, lang),
+        time_section(graded, lang),
+        student_sections(graded, lang),
+    ]
+    return PAGE.substitute(lang=esc(lang), title=esc(heading("title", lang)), body="\n".join(sections))
+
+
+def minute(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def header_section(graded: list[Graded], lang: str) -> str:
+    h = partial(heading, lang=lang)
+    statuses = Counter(g.status for g in graded)
+    percents = [g.percent for g in graded]
+    written = sorted({minute(g.written_ns / 1e9) for g in graded})
+    facts = [
+        (h("submissions"), f"{len(graded)} ({h('counts', n=statuses['graded'], unreadable=statuses['unreadable'], crashed=statuses['crashed'])})"),
+        (h("histogram"), h("scores", mean=statistics.mean(percents), median=statistics.median(percents))),
+        (h("graded_at"), written[0] if len(written) == 1 else f"{written[0]} – {written[-1]}"),
+        (h("built_at"), minute(datetime.now(timezone.utc).timestamp())),
+        (h("version"), distinct(graded, lambda g: g.record.get("versions", {}).get("propgrade", "?")) + f" (report {__version__})"),
+        (h("profile"), distinct(graded, lambda g: g.record.get("profile", "?"))),
+        (h("seed"), distinct(graded, lambda g: g.record.get("seed", "?"))),
+        (h("device"), distinct(graded, lambda g: g.record.get("device", "?"))),
+        (h("torch"), distinct(graded, lambda g: g.record.get("versions", {}).get("torch", "?"))),
+    ]
+    rows = "".join(element("dt", esc(name)) + element("dd", esc(value)) for name, value in facts)
+    links = [("overview", "histogram"), ("clusters", "clusters"), ("cells", "cells"), ("pass-rates", "pass_rates"), ("times", "times"), ("students", "students")]
+    nav = element("nav", " · ".join(element("a", esc(h(key)), href=f"#{anchor}") for anchor, key in links))
+    return element("header", element("h1", esc(h("title"))) + element("dl", rows, class_="facts") + nav)
+
+
+def overview_section(graded: list[Graded], lang: str) -> str:
+    """The score histogram beside the pass rate of each topic: the class at a glance."""
+    picture = image(histogram_png([g.percent for g in graded]), heading("histogram", lang))
+    figure = element("figure", picture + element("figcaption", esc(heading("histogram_caption", lang))))
+    rows = []
+    for topic, rates in pass_rates(graded).items():
+        overall = topic_rate(rates)
+        rows.append([element("a", esc(topic_title(topic, lang)), href=f"#t-{topic}"), esc(rate_text(overall, lang)), bar(overall.percent)])
+    topics = table([esc(heading("topic", lang)), esc(heading("pass_rate", lang)), ""], rows, class_="topics")
+    return element("section", element("h2", esc(heading("histogram", lang))) + element("div", figure + topics, class_="overview"), id="overview")
+
+
+def pass_rate_section(graded: list[Graded], lang: str) -> str:
+    h = partial(heading, lang=lang)
+    rows: list[str] = []
+    for topic, rates in pass_rates(graded).items():
+        overall = topic_rate(rates)
+        rows.append(element("tr", element("td", esc(topic_title(topic, lang)), colspan=3) + element("td", esc(rate_text(overall, lang)), class_="num") + element("td", bar(overall.percent)), class_="topic", id=f"t-{topic}"))
+        for pid, rate in rates.items():
+            points = f"{CATALOGUE[pid].points:g}" if pid in CATALOGUE else ""
+            cells = element("td", element("code", esc(pid))) + element("td", esc(statement(pid, lang))) + element("td", points, class_="num")
+            cells += element("td", esc(rate_text(rate, lang)), class_="num") + element("td", bar(rate.percent))
+            rows.append(element("tr", cells, class_="prop", id=f"p-{pid}"))
+    header = [esc(h("property")), "", esc(h("points")), esc(h("pass_rate")), ""]
+    return element("section", element("h2", esc(h("pass_rates"))) + table(header, rows, class_="rates"), id="pass-rates")
+
+
+def cluster_section(graded: list[Graded], lang: str) -> str:
+    clusters = failure_clusters(graded)
+    items = []
+    for cluster in clusters[:CLUSTERS_SHOWN]:
+        count = heading("cluster_one", lang) if len(cluster.ids) == 1 else heading("cluster_count", lang, n=len(cluster.ids))
+        line = element("strong", esc(count)) + ": "
+        line += element("a", element("code", esc(cluster.property)), href=f"#p-{cluster.property}") + " — " + esc(cluster.text(lang))
+        items.append(element("li", line + element("div", " ".join(student_link(sid) for sid in cluster.ids), class_="ids"), class_="cluster"))
+    body = element("p", esc(heading("clusters_intro", lang)))
+    body += element("ol", "".join(items), class_="clusters") if items else element("p", esc(heading("no_failures", lang)))
+    if len(clusters) > CLUSTERS_SHOWN:
+        body += element("p", esc(heading("more_clusters", lang, n=len(clusters) - CLUSTERS_SHOWN)))
+    return element("section", element("h2", esc(heading("clusters", lang))) + body, id="clusters")
+
+
+def cell_section(graded: list[Graded], lang: str) -> str:
+    h = partial(heading, lang=lang)
+    rows = [[student_link(g.id), esc(c.get("cell", "?")), esc(c.get("message") or "")] for g in graded for c in g.failed_cells]
+    body = table([esc(h("student")), esc(h("cell")), esc(h("message"))], rows, class_="cells") if rows else element("p", esc(h("no_cells")))
+    not_graded = [[student_link(g.id), esc(g.status), esc(g.why_not_graded)] for g in graded if g.status != "graded"]
+    if not_graded:
+        body += element("h3", esc(h("not_graded"))) + table([esc(h("student")), esc(h("status")), esc(h("message"))], not_graded)
+    return element("section", element("h2", esc(h("cells"))) + body, id="cells")
+
+
+def time_section(graded: list[Graded], lang: str) -> str:
+    seconds = [g.seconds for g in graded]
+    stats = heading("time_stats", lang, median=statistics.median(seconds), p95=percentile(seconds, 0.95), max=max(seconds), total=sum(seconds))
+    slowest = sorted(graded, key=lambda g: -g.seconds)[:SLOWEST_SHOWN]
+    rows = [[student_link(g.id), f"{g.seconds:.1f}"] for g in slowest]
+    body = element("p", esc(stats)) + element("h3", esc(heading("slowest", lang))) + table([esc(heading("student", lang)), esc(heading("seconds", lang))], rows)
+    return element("section", element("h2", esc(heading("times", lang))) + body, id="times")
+
+
+def student_sections(graded: list[Graded], lang: str) -> str:
+    h = partial(heading, lang=lang)
+    index = [[student_link(g.id), f"{g.score:g} / {g.max_score:g} ({g.percent:.0f}%)", esc(g.status), f"{g.seconds:.1f}"] for g in graded]
+    header = [esc(h("student")), esc(h("score")), esc(h("status")), esc(h("seconds"))]
+    body = table(header, index, class_="index") + "".join(student_section(g, lang) for g in graded)
+    return element("section", element("h2", esc(h("students"))) + body, id="students")
+
+
+def student_section(g: Graded, lang: str) -> str:
+    """A student's feedback, the same text as their results.json, failed properties first."""
+    title = esc(g.id) + element("span", esc(f"{g.score:g} / {g.max_score:g} ({g.percent:.0f}%)"), class_="score")
+    parts = [element("h3", title), element("p", esc(f"{g.submission} · {g.status} · {g.seconds:.1f} s"), class_="meta")]
+    parts.append(element("pre", esc(g.data.get("output", ""))))
+    parts.append(boundary_figure(g, lang))
+    tests = g.data.get("tests", [])
+    failed = [t for t in tests if t.get("status") == "failed"]
+    passed = [t for t in tests if t.get("status") == "passed"]
+    skipped = [t for t in tests if t.get("status") not in ("failed", "passed")]
+    if failed:
+        parts.append(element("h4", esc(heading("failed_tests", lang, n=len(failed)))) + "".join(feedback_block(t, "failed") for t in failed))
+    for key, group in (("passed_tests", passed), ("skipped_tests", skipped)):
+        if group:
+            parts.append(element("details", element("summary", esc(heading(key, lang, n=len(group)))) + element("ul", "".join(feedback_line(t) for t in group), class_="brief")))
+    return element("section", "".join(parts), class_="student", id=f"s-{g.id}")
+
+
+def feedback_block(test: dict, class_: str) -> str:
+    return element("div", element("h5", esc(test.get("name", ""))) + element("pre", esc(test.get("output", ""))), class_=f"test {class_}".strip())
+
+
+def feedback_line(test: dict) -> str:
+    """A passed or unchecked test in one line: its output already holds the statement its name repeats."""
+    extra = test.get("extra_data")
+    pid = extra.get("property") if isinstance(extra, dict) and extra.get("property") else test.get("name", "")
+    return element("li", element("code", esc(pid)) + " " + element("span", esc(test.get("output", ""))))
+
+
+def boundary_figure(g: Graded, lang: str) -> str:
+    state = seq_net_state(g.record)
+    if state is None:
+        return ""
+    picture, accuracy = decision_boundary(state)
+    caption = heading("boundary_caption", lang, accuracy=accuracy)
+    return element("figure", image(picture, caption, width=210, height=210) + element("figcaption", esc(caption)), class_="boundary")

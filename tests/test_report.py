@@ -1,0 +1,284 @@
+"""The class report, built from results.json files written for hand-made results (no grading here)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import json
+import os
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from grader.check import Verdict
+from grader.cli import main
+from grader.grade import CellOutcome
+from grader.messages import say
+from grader.properties import CATALOGUE, TOPICS
+from grader.report import NoResults, read_class, seq_net_state, write_class_report
+from grader.results import write_submission
+from grader.score import SubmissionResult
+
+HOSTILE = "<script>alert(1)</script>"
+STEP_ZERO = say("not_tensor", doing="step(tensor(0.))", got="0.0")
+# predicts class 1 everywhere: half of the flower's 400 points are right
+ALWAYS_ONE = {"0.weight": [[0.0, 0.0]] * 4, "0.bias": [0.0] * 4, "2.weight": [[0.0] * 4], "2.bias": [1.0]}
+
+
+def result(sid: str, failures: dict | None = None, *, cells=(), output: str = "", status: str = "graded", seconds: float = 1.0, submission: str | None = None) -> SubmissionResult:
+    """Every property passed except ``failures`` (property id -> message)."""
+    failures = failures or {}
+    verdicts = [Verdict(pid, "failed", failures[pid], counterexample="Draw 1: 0.0") if pid in failures else Verdict(pid, "passed", say("passed")) for pid in CATALOGUE]
+    points = {pid: prop.points for pid, prop in CATALOGUE.items()}
+    earned = sum(points[v.property] for v in verdicts if v.kind == "passed")
+    return SubmissionResult(
+        submission=submission or f"class/{sid}.ipynb", id=sid, kind="notebook", score=earned, max_score=sum(points.values()),
+        status=status, seconds=seconds, verdicts=verdicts, points=points, cells=list(cells), output=output,
+        versions={"propgrade": "0.1.0", "torch": "2.x"}, profile="ci",
+    )
+
+
+def write(result_: SubmissionResult, out: Path, seq_net: dict | None = None, lang: str = "en") -> Path:
+    """results.json as grading writes it, with the trained seq_net's numbers where given."""
+    path = write_submission(result_, out, lang) / "results.json"
+    data = json.loads(path.read_text())
+    data["extra_data"]["propgrade"]["seq_net"] = {"state_dict": seq_net} if seq_net is not None else None
+    path.write_text(json.dumps(data))
+    return path
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes, in order."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def student_section(page: str, sid: str) -> str:
+    match = re.search(rf'<section class="student" id="s-{re.escape(sid)}">(.*?)</section>', page, re.S)
+    assert match, f"no section for {sid}"
+    return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    out = tmp_path_factory.mktemp("class")
+    broken_cell = CellOutcome(2, False, say("cell_error", cell=2, type="ValueError", message="shapes (3,) and (4,) differ"))
+    write(result("alice", {"step_of_zero_is_one": STEP_ZERO}, cells=[CellOutcome(1, True), broken_cell]), out, seq_net=ALWAYS_ONE)
+    write(result("bob", {"step_of_zero_is_one": STEP_ZERO, "relu_matches_definition": say("not_tensor", doing="relu(x)", got="None")}, seconds=9.0), out)
+    write(result("carol"), out)
+    hostile = say("not_tensor", doing="sigmoid(x)", got=HOSTILE)
+    write(result("mallory", {"sigmoid_matches_definition": hostile}, output=HOSTILE, submission=f"class/{HOSTILE}.py"), out, seq_net={"0.weight": "nope"})
+    paths = write_class_report([out], out)
+    return out, paths, paths["html"].read_text()
+
+
+def test_every_output_is_written(graded_class):
+    out, paths, _ = graded_class
+    assert paths == {"csv": out / "summary.csv", "markdown": out / "summary.md", "html": out / "report.html"}
+
+
+def test_report_is_self_contained(graded_class):
+    _, _, page = graded_class
+    tags = Tags(page).tags
+    assert not any(tag in ("script", "link", "iframe", "object") for tag, _ in tags)
+    for tag, attrs in tags:
+        for name in ("src", "href"):
+            if name in attrs:
+                assert attrs[name].startswith(("data:image/png;base64,", "#")), (tag, attrs[name][:80])
+    assert "http://" not in page and "https://" not in page
+
+
+def test_histogram_is_an_inline_png(graded_class):
+    _, _, page = graded_class
+    images = [attrs for tag, attrs in Tags(page).tags if tag == "img"]
+    assert images, "no image"
+    png = base64.b64decode(images[0]["src"].removeprefix("data:image/png;base64,"))
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_pass_rates_are_grouped_by_topic(graded_class):
+    _, _, page = graded_class
+    rows = re.findall(r'<tr class="(topic|prop)" id="([tp])-([^"]+)">', page)
+    topics = [name for kind, _, name in rows if kind == "topic"]
+    assert topics == [t for t in TOPICS if any(p.topic == t for p in CATALOGUE.values())]
+    assert [name for kind, _, name in rows if kind == "prop"] == sorted(CATALOGUE, key=lambda pid: list(TOPICS).index(CATALOGUE[pid].topic))
+    step_row = re.search(r'<tr class="prop" id="p-step_of_zero_is_one">(.*?)</tr>', page).group(1)
+    assert html.escape(CATALOGUE["step_of_zero_is_one"].statement) in step_row
+    assert "50% (2/4)" in step_row
+
+
+def test_failures_are_clustered_across_students(graded_class):
+    _, _, page = graded_class
+    clusters = re.findall(r'<li class="cluster">(.*?)</li>', page, re.S)
+    first = clusters[0]
+    assert "2 submissions" in first and "step_of_zero_is_one" in first
+    assert "step(tensor(0.)) returned 0.0, expected a tensor" in first
+    assert 'href="#s-alice"' in first and 'href="#s-bob"' in first and "#s-carol" not in first
+    assert len(clusters) == 3
+
+
+def test_cells_that_raised_are_listed(graded_class):
+    _, _, page = graded_class
+    section = re.search(r'<section id="cells">(.*?)</section>', page, re.S).group(1)
+    assert 'href="#s-alice"' in section and "<td>2</td>" in section
+    assert "cell 2 raised ValueError: shapes (3,) and (4,) differ" in section
+    assert "#s-bob" not in section
+
+
+def test_submissions_never_checked_are_listed_not_clustered(tmp_path):
+    crash = say("crashed", doing=say("grading"), how="SIGKILL")
+    crashed = result("zed", status="crashed")
+    crashed.verdicts = [Verdict(v.property, "crashed", crash) for v in crashed.verdicts]
+    crashed.score = 0.0
+    write(crashed, tmp_path)
+    write(result("amy", {"step_of_zero_is_one": STEP_ZERO}), tmp_path)
+    page = write_class_report([tmp_path], tmp_path)["html"].read_text()
+    assert len(re.findall(r'<li class="cluster">', page)) == 1
+    cells = re.search(r'<section id="cells">(.*?)</section>', page, re.S).group(1)
+    assert "Submissions that could not be graded" in cells and 'href="#s-zed"' in cells and "SIGKILL" in cells
+
+
+def test_grading_time_is_summarised(graded_class):
+    _, _, page = graded_class
+    section = re.search(r'<section id="times">(.*?)</section>', page, re.S).group(1)
+    assert "median 1.0 s" in section and "max 9.0 s" in section
+    assert section.index("#s-bob") < section.index("#s-alice")
+
+
+def test_each_student_has_a_linkable_section_with_failed_properties_first(graded_class):
+    _, _, page = graded_class
+    for sid in ("alice", "bob", "carol", "mallory"):
+        assert f'id="s-{sid}"' in page
+    bob = student_section(page, "bob")
+    assert "relu(x) returned None, expected a tensor" in bob and "Failed (2)" in bob
+    assert bob.index("step_of_zero_is_one") < bob.index("Passed (")
+    results = json.loads((graded_class[0] / "bob" / "results.json").read_text())
+    assert results["output"].splitlines()[0] in bob
+    carol = student_section(page, "carol")
+    assert "Failed" not in carol and f"Passed ({len(CATALOGUE)})" in carol and "holds" in carol
+
+
+def test_decision_boundary_only_where_seq_net_was_saved(graded_class):
+    _, _, page = graded_class
+    alice = student_section(page, "alice")
+    assert '<figure class="boundary"><img src="data:image/png;base64,' in alice
+    assert "accuracy on the flower data 50.0%" in alice
+    assert "boundary" not in student_section(page, "carol")
+    assert "boundary" not in student_section(page, "mallory")  # malformed numbers: no picture, no crash
+
+
+def test_student_text_cannot_inject_markup(graded_class):
+    _, paths, page = graded_class
+    assert "<script" not in page
+    mallory = student_section(page, "mallory")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in mallory
+    assert "<script" not in paths["markdown"].read_text()
+
+
+def test_summary_csv_is_the_gradebook(graded_class):
+    _, paths, _ = graded_class
+    with paths["csv"].open() as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["submission", "id", "score", "max_score", "status", "seconds", *CATALOGUE]
+    by_id = {row[1]: dict(zip(rows[0], row)) for row in rows[1:]}
+    assert set(by_id) == {"alice", "bob", "carol", "mallory"}
+    assert by_id["bob"]["step_of_zero_is_one"] == "failed" and by_id["bob"]["sigmoid_matches_definition"] == "passed"
+    assert by_id["bob"]["seconds"] == "9.00" and by_id["alice"]["submission"] == "class/alice.ipynb"
+    assert float(by_id["carol"]["score"]) == float(by_id["carol"]["max_score"])
+
+
+def test_summary_md_fits_a_step_summary(graded_class):
+    _, paths, _ = graded_class
+    text = paths["markdown"].read_text()
+    assert "## propgrade: 4 submissions" in text
+    assert "4 graded · 0 unreadable · 0 crashed" in text and "Mean score" in text
+    assert "| Activation functions |" in text
+    assert "1. **2** × `step_of_zero_is_one`" in text
+    table = text.split("(lowest score first)")[1]
+    assert table.index("bob") < table.index("carol")
+
+
+def test_summary_md_table_is_capped(tmp_path):
+    for n in range(53):
+        write(result(f"s{n:02}"), tmp_path)
+    text = write_class_report([tmp_path], tmp_path / "report")["markdown"].read_text()
+    assert text.count("| s") == 50 and "and 3 more" in text
+
+
+def test_headings_follow_the_language(tmp_path):
+    write(result("li", {"step_of_zero_is_one": STEP_ZERO}), tmp_path, lang="zh")
+    paths = write_class_report([tmp_path], tmp_path, lang="zh")
+    page = paths["html"].read_text()
+    assert '<html lang="zh">' in page and "各性质的通过率" in page and "激活函数" in page
+    assert "得分" in student_section(page, "li")
+    assert "最常见的错误" in paths["markdown"].read_text()
+
+
+def test_shards_merge_and_the_last_written_duplicate_wins(tmp_path, capsys):
+    first, second = tmp_path / "shard-1", tmp_path / "shard-2"
+    write(result("alice", {"step_of_zero_is_one": STEP_ZERO}), first)
+    write(result("bob"), first)
+    older = write(result("carol", {"step_of_zero_is_one": STEP_ZERO}), first)
+    newer = write(result("carol"), second)
+    write(result("dave"), second)
+    os.utime(older, ns=(1_000_000_000, 1_000_000_000))
+    os.utime(newer, ns=(2_000_000_000, 2_000_000_000))
+    assert main(["report", str(second), str(first), "--out", str(tmp_path / "merged")]) == 0
+    streams = capsys.readouterr()
+    assert "carol" in streams.err and str(newer) in streams.err.split("keeping")[1]
+    assert "wrote" in streams.out and "report.html" in streams.out
+    with (tmp_path / "merged" / "summary.csv").open() as f:
+        rows = {row["id"]: row for row in csv.DictReader(f)}
+    assert sorted(rows) == ["alice", "bob", "carol", "dave"]
+    assert rows["carol"]["step_of_zero_is_one"] == "passed"
+
+
+def test_corrupt_results_are_a_warning_not_a_crash(tmp_path, capsys):
+    write(result("alice"), tmp_path)
+    for name, text in (("truncated", '{"score": 1, "tests": ['), ("foreign", '{"score": 999}'), ("binary", "\udcff")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(text, errors="surrogateescape")
+    paths = write_class_report([tmp_path], tmp_path / "report")
+    warnings = capsys.readouterr().err
+    for name in ("truncated", "foreign", "binary"):
+        assert f"{name}/results.json" in warnings
+    graded, _ = read_class([tmp_path])
+    assert [g.id for g in graded] == ["alice"]
+    assert 'id="s-alice"' in paths["html"].read_text()
+
+
+def test_no_results_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(NoResults):
+        write_class_report([tmp_path], tmp_path)
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "no results.json found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        None,
+        {**ALWAYS_ONE, "2.bias": [True]},
+        {**ALWAYS_ONE, "2.bias": [float("nan")]},
+        {**ALWAYS_ONE, "0.weight": [[0.0, 0.0]] * 3},
+        {**ALWAYS_ONE, "extra": [1.0]},
+        {**ALWAYS_ONE, "2.weight": [0.0] * 4},
+        {**ALWAYS_ONE, "0.bias": ["0"] * 4},
+    ],
+)
+def test_only_plain_finite_numbers_of_the_lesson_shapes_are_drawn(state):
+    assert seq_net_state({"seq_net": {"state_dict": state}}) is None
+
+
+def test_well_formed_seq_net_is_accepted():
+    assert seq_net_state({"seq_net": {"state_dict": ALWAYS_ONE}}) == ALWAYS_ONE
+    assert seq_net_state({"seq_net": None}) is None and seq_net_state({}) is None
