@@ -187,7 +187,6 @@ def check_settings(settings: dict, allowed: tuple[str, ...], where: str) -> None
 def check_aliases(aliases: dict) -> None:
     names = contract_names()
     known_keys(aliases, tuple(names), "aliases", what="contract name")
-    owner: dict[str, str] = {}
     for name, spellings in aliases.items():
         for spelling in expect(spellings, list, f"aliases.{name}"):
             expect(spelling, str, f"aliases.{name}")
@@ -195,8 +194,15 @@ def check_aliases(aliases: dict) -> None:
                 raise ValueError(f"aliases.{name}: {spelling!r} is not a Python name")
             if spelling in names:
                 raise ValueError(f"aliases.{name}: {spelling!r} is itself a contract name")
+
+
+def check_alias_owners(aliases: dict[str, tuple[str, ...]], source: str) -> None:
+    """One spelling may stand for one contract name only, across all the files read."""
+    owner: dict[str, str] = {}
+    for name, spellings in aliases.items():
+        for spelling in spellings:
             if owner.setdefault(spelling, name) != name:
-                raise ValueError(f"aliases.{name}: {spelling!r} is already an alias of {owner[spelling]}")
+                raise AssignmentError(source, f"aliases: {spelling!r} is an alias of both {owner[spelling]} and {name}")
 
 
 def known_keys(table: dict, allowed: tuple[str, ...], where: str, what: str = "key") -> None:
@@ -248,14 +254,11 @@ def merge(layers: list[tuple[str, dict]]) -> Assignment:
                     rules[prop.id] = dataclasses.replace(rules[prop.id], **settings)
         for pid, settings in layer.get("properties", {}).items():
             rules[pid] = dataclasses.replace(rules[pid], **settings)
-    taken = {spelling: contract for contract, spellings in aliases.items() for spelling in spellings}
-    clash = next(((s, c) for c, spellings in aliases.items() for s in spellings if taken[s] != c), None)
-    if clash:
-        raise AssignmentError(layers[-1][0], f"aliases.{clash[1]}: {clash[0]!r} is already an alias of {taken[clash[0]]}")
+    check_alias_owners(aliases, layers[-1][0])
     return Assignment(name, description, rules, aliases, limits, tuple(source for source, _ in layers))
 
 
-def limit_value(key: str, value: float):
+def limit_value(key: str, value: float) -> float | int:
     return int(value * GIB) if key == "memory_gib" else float(value)
 
 

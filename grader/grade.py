@@ -22,6 +22,7 @@ from grader.load import Submission
 from grader.messages import Message, say
 from grader.outcomes import PropertyFailure, StudentError, WorkerLost
 from grader.properties import Property
+from grader.properties.common import seq_net_shapes
 from grader.score import SubmissionResult, score
 from grader.subject import Subject
 from grader.workermanage import Limits, Worker, memory_text
@@ -159,7 +160,7 @@ class Session:
         self._stop_worker()
 
 
-SEQ_NET_SHAPES = {"0.weight": (4, 2), "0.bias": (4,), "2.weight": (1, 4), "2.bias": (1,)}
+SEQ_NET_SHAPES = seq_net_shapes()  # the contract's seq_net: Linear(2, 4), Tanh, Linear(4, 1)
 
 
 def seq_net_weights(subject: Subject) -> dict | None:

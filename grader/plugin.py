@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from grader.check import PROFILES, check
-from grader.properties import catalogue, contract_names
+from grader.properties import catalogue
 
 
 def pytest_addoption(parser):
@@ -53,14 +53,15 @@ class SubmissionUnderTest:
         self.session = Session(submission, options)
         try:
             self.session.run()
-            names = self.session.request("names", {"names": contract_names()}, doing=say("listing_names"))
+            found = self.session.request("names", {"names": options.assignment.names_to_ask()}, doing=say("listing_names"))
             cuda = options.device == "cuda"
-            if not isinstance(names, dict):
+            if not isinstance(found, dict):
                 raise WorkerLost("protocol", say("protocol", doing=say("listing_names")))
         except WorkerLost as lost:
             self.problem = lost.message.render(self.lang)
             return
-        self.subject = Subject(self.session, names, cuda=cuda)
+        names, spellings = options.assignment.resolve(found)
+        self.subject = Subject(self.session, names, cuda=cuda, spellings=spellings)
 
     @property
     def lang(self) -> str:

@@ -37,18 +37,25 @@ def feedback_text(result: SubmissionResult, lang: str = "en") -> str:
     lines = [say("self_check_start", path=result.submission, count=len(result.verdicts)).render(lang)]
     if not workermanage.posix_process_limits() or result.isolation.get("memory_cap") is False:
         lines.append(say("isolation_limited").render(lang))
-    if result.problem is not None:
+    if result.problem is not None:  # nothing ran: one message instead of the same one per property
         lines += ["", result.problem.render(lang)]
-    for topic, titles in TOPICS.items():
-        verdicts = [v for v in result.verdicts if CATALOGUE[v.property].topic == topic]
-        if verdicts:
-            lines += ["", titles[0 if lang == "en" else 1]]
-            lines += [line for verdict in verdicts for line in verdict_lines(result, verdict, lang)]
+    else:
+        lines += topic_sections(result, lang)
     failed_cells = [c for c in result.cells if not c.ok]
     if failed_cells:
         lines += ["", heading("cells", lang), *(f"{INDENT}{c.message.render(lang)}" for c in failed_cells)]
     lines += ["", say("self_check_score", score=result.score, max=result.max_score).render(lang)]
     return "\n".join(lines)
+
+
+def topic_sections(result: SubmissionResult, lang: str) -> list[str]:
+    lines = []
+    for topic, titles in TOPICS.items():
+        verdicts = [v for v in result.verdicts if CATALOGUE[v.property].topic == topic]
+        if verdicts:
+            lines += ["", titles[0 if lang == "en" else 1]]
+            lines += [line for verdict in verdicts for line in verdict_lines(result, verdict, lang)]
+    return lines
 
 
 def verdict_lines(result: SubmissionResult, verdict, lang: str) -> list[str]:

@@ -192,6 +192,7 @@ def in_child(work, timeout: float, log_path: Path | None = None, memory: int = M
     if pid == 0:  # the child: never returns
         status = 0
         try:
+            sys.dont_write_bytecode = True  # a mutant one character away must never be read from a stale .pyc
             os.close(read_end)
             os.setpgid(0, 0)
             resource.setrlimit(resource.RLIMIT_AS, (memory, memory))

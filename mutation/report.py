@@ -63,6 +63,7 @@ def rows(session: Path) -> list[dict]:
     found = []
     for job, module, operator, occurrence, row, col, definition, worker, test, output, diff in db.execute(query):
         file = Path(module).name
+        worker, test = (worker or None) and worker.lower(), (test or None) and test.lower()
         answer = _answer(output)
         entry = {"job": job, "file": file, "line": row, "col": col, "operator": short_operator(operator),
                  "occurrence": occurrence, "definition": definition, "mutant": _mutated_line(diff),

@@ -77,3 +77,12 @@ def test_usage_errors_exit_2(capsys, tmp_path):
     bad.write_text("[properties]\nstep = 1\n", encoding="utf-8")
     assert main(["check", str(CORRECT), "--assignment", str(bad)]) == 2
     assert capsys.readouterr().err.startswith(f"propgrade: error: {bad}: properties: unknown property id 'step'")
+
+
+def test_an_unreadable_notebook_is_one_message_and_exit_1(capsys, tmp_path):
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("not json", encoding="utf-8")
+    code, text = check(capsys, broken)
+    assert code == 1
+    assert "not a readable Jupyter notebook" in text and "✗" not in text
+    assert text.rstrip().endswith("score on these checks: 0 / 10 points")
