@@ -80,7 +80,7 @@ def make_class(folder: Path, copies: int) -> list[Path]:
 def grade_class(paths: list[Path], out: Path, jobs: int, profile: str) -> tuple[float, list[dict]]:
     started = time.perf_counter()
     command = [sys.executable, "-m", "grader.cli", "grade", *map(str, paths), "--out", str(out), "-j", str(jobs), "--profile", profile, "--device", "cpu", "--regrade"]
-    subprocess.run(command, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(command, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     wall = time.perf_counter() - started
     records = [json.loads((folder / "results.json").read_text())["extra_data"]["propgrade"] for folder in out.iterdir() if (folder / "results.json").is_file()]
     return wall, records

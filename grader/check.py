@@ -6,6 +6,7 @@ for every report format.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 
@@ -59,23 +60,117 @@ def hypothesis_settings(prop: Property, profile: str) -> settings:
     )
 
 
-def check(prop: Property, subject, *, seed: int = 0, profile: str = "ci") -> Verdict:
-    """Run one property; every way it can end becomes a Verdict."""
+class Diverged(BaseException):
+    """A replayed example asked for a draw that was not recorded: it must be generated afresh."""
+
+
+class RecordingData:
+    """Hypothesis's ``data``, noting every value drawn (a copy, as drawn) for a later replay."""
+
+    def __init__(self, data, draws: list):
+        self._data = data
+        self._draws = draws
+
+    def draw(self, strategy, label=None):
+        value = self._data.draw(strategy, label=label)
+        self._draws.append((label, copy.deepcopy(value)))
+        return value
+
+
+class ReplayData:
+    """Stands in for ``data`` and hands back one recorded example's values, in order."""
+
+    def __init__(self, draws: list):
+        self._draws = draws
+        self._next = 0
+
+    def draw(self, strategy, label=None):
+        if self._next >= len(self._draws) or self._draws[self._next][0] != label:
+            raise Diverged
+        value = self._draws[self._next][1]
+        self._next += 1
+        return copy.deepcopy(value)
+
+    @property
+    def finished(self) -> bool:
+        return self._next == len(self._draws)
+
+
+class PassingExamples:
+    """The examples Hypothesis generated for a property that held, kept for one grading process.
+
+    With a fixed seed Hypothesis generates the same examples for every subject on
+    which a property holds (the choices depend on the seed and on the draws alone),
+    so the next subject of a class replays them instead of paying for generation
+    again: same inputs, same verdict, a fraction of the time. A replayed example
+    that fails, or that draws differently, sends the subject through Hypothesis in
+    full (generation and shrinking), exactly as if nothing had been recorded.
+    Draws may depend on the names a subject defines (they are part of the key),
+    never on its answers.
+    """
+
+    def __init__(self):
+        self._examples: dict[tuple, list[list]] = {}
+
+    @staticmethod
+    def key(prop: Property, subject, seed: int, profile: str) -> tuple:
+        return prop.id, seed, profile, bool(subject.cuda), tuple(sorted(subject.names))
+
+    def get(self, key: tuple) -> list[list] | None:
+        return self._examples.get(key)
+
+    def keep(self, key: tuple, examples: list[list]) -> None:
+        self._examples[key] = examples
+
+
+# One per grading process (a controller of a class run grades many subjects in turn).
+PASSING_EXAMPLES = PassingExamples()
+
+
+def replay(prop: Property, subject, examples: list[list]) -> bool:
+    """True when the property holds on every recorded example; False sends it to Hypothesis.
+
+    A lost worker or a skip is not a matter of inputs: it ends the check as it would under Hypothesis."""
+    for draws in examples:
+        data = ReplayData(draws)
+        try:
+            prop.check(subject, data)
+        except (Exception, Diverged):  # noqa: BLE001 - any failure is Hypothesis's to find and shrink
+            return False
+        if not data.finished:
+            return False
+    return True
+
+
+def check(prop: Property, subject, *, seed: int = 0, profile: str = "ci", examples: PassingExamples | None = None) -> Verdict:
+    """Run one property; every way it can end becomes a Verdict.
+
+    ``examples``: where the examples of properties that held are kept and replayed (see PassingExamples)."""
     if prop.cuda and not subject.cuda:
         return Verdict(prop.id, "skipped", say("skipped", reason=say("no_cuda")))
     missing = [name for name in prop.needs if not subject.has(name)]
     if missing:
         return Verdict(prop.id, "missing", say("missing", names=", ".join(missing)))
+    key = PassingExamples.key(prop, subject, seed, profile) if examples is not None else None
+    tried: list[list] = []
 
     @hypothesis_settings(prop, profile)
     @hypothesis_seed(seed)
     @given(data=st.data())
     def run(data):
-        prop.check(subject, data)
+        if examples is None:
+            prop.check(subject, data)
+            return
+        draws: list = []
+        prop.check(subject, RecordingData(data, draws))
+        tried.append(draws)
 
     report: list[str] = []
     started = time.perf_counter()
     try:
+        recorded = examples.get(key) if examples is not None else None
+        if recorded is not None and replay(prop, subject, recorded):
+            return Verdict(prop.id, "passed", say("passed"), "", time.perf_counter() - started)
         with with_reporter(report.append):
             run()
     except PropertyFailure as failure:
@@ -93,6 +188,8 @@ def check(prop: Property, subject, *, seed: int = 0, profile: str = "ci") -> Ver
     except Exception as unexpected:  # noqa: BLE001 - an answer our own checking code could not digest
         message = say("unchecked", type=type(unexpected).__name__, message=str(unexpected)[:200])
         return Verdict(prop.id, "failed", message, _example(report, unexpected), time.perf_counter() - started)
+    if examples is not None:
+        examples.keep(key, tried)
     return Verdict(prop.id, "passed", say("passed"), "", time.perf_counter() - started)
 
 

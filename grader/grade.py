@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 
 from grader.assignment import Assignment, default_assignment
-from grader.check import Verdict, check
+from grader.check import PASSING_EXAMPLES, Verdict, check
 from grader.load import Submission
 from grader.messages import Message, say
 from grader.outcomes import PropertyFailure, StudentError, WorkerLost
@@ -47,6 +47,7 @@ class Options:
     limits: Limits = field(default_factory=Limits)
     properties: list[Property] | None = None  # overrides the assignment's choice (tests, selftest)
     assignment: Assignment = field(default_factory=default_assignment)
+    replay: bool = True  # replay the examples of properties that held for an earlier submission (check.PassingExamples)
 
     def checked_properties(self) -> list[Property]:
         """What a submission is checked against: the properties given, else the assignment's enabled ones at its points."""
@@ -245,7 +246,8 @@ def grade(submission: Submission, options: Options) -> SubmissionResult:
                 verdicts.append(Verdict(prop.id, "crashed", lost.message))
                 continue
             try:
-                verdicts.append(check(prop, subject, seed=options.seed, profile=options.profile))
+                examples = PASSING_EXAMPLES if options.replay else None
+                verdicts.append(check(prop, subject, seed=options.seed, profile=options.profile, examples=examples))
             except WorkerLost as lost:  # lost outside Hypothesis's run, e.g. while shrinking setup
                 verdicts.append(Verdict(prop.id, "timeout" if lost.reason == "timeout" else "crashed", lost.message))
         isolation = session.worker.isolation if session.worker else {}
