@@ -90,17 +90,29 @@ def sizes(low: int = 1, high: int = 6) -> st.SearchStrategy[int]:
     return st.integers(low, high)
 
 
+# Above 256, CPython makes a new int object for each equal value: a layer-size check written with
+# `is not` instead of `!=` refuses a valid stack only when some hidden layer is that wide.
+WIDE_LAYER = (257, 320)
+
+
 @st.composite
 def linear_stacks(draw, dtype: torch.dtype | None = None):
-    """Weights for a stack of ``nn.Linear`` layers: depth, widths and bias on/off drawn."""
+    """Weights for a stack of ``nn.Linear`` layers: depth, widths and bias on/off drawn.
+
+    Widths are small, but a stack of two or more layers may get one hidden layer wider
+    than 256 (its outgoing weights scaled by 1/sqrt(width), so float32 keeps its accuracy).
+    """
     dtype = dtype or draw(float_dtypes())
     depth = draw(st.integers(1, 4))
     widths = [draw(sizes(1, 5)) for _ in range(depth + 1)]
+    if depth > 1 and draw(st.booleans()):
+        widths[draw(st.integers(1, depth - 1))] = draw(st.integers(*WIDE_LAYER))
     seed = draw(st.integers(0, 2**16))
     generator = torch.Generator().manual_seed(seed)
     layers = []
     for fan_in, fan_out in zip(widths, widths[1:]):
-        weight = (torch.rand(fan_out, fan_in, generator=generator, dtype=torch.float64) * 2 - 1).to(dtype)
+        scale = 1.0 if fan_in < WIDE_LAYER[0] else fan_in ** -0.5
+        weight = ((torch.rand(fan_out, fan_in, generator=generator, dtype=torch.float64) * 2 - 1) * scale).to(dtype)
         bias = (torch.rand(fan_out, generator=generator, dtype=torch.float64) * 2 - 1).to(dtype) if draw(st.booleans()) else None
         layers.append({"weight": weight, "bias": bias})
     return layers

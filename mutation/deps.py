@@ -8,9 +8,9 @@ module-level assignments, ``from .x import y``), built from the source with ``as
 * ``affected_contract_names`` says which contract names (``reference.__all__``)
   reach a changed definition: contract code, which the catalogue grades; a
   definition no contract name reaches (data, experiments, helpers only the grader
-  uses) is oracle/data code, which only ``tests/test_reference.py`` can kill;
+  uses) is oracle/data code, which only the theorem tests (``tests/test_reference*.py``) can kill;
 * ``affected_names`` (every top-level name that reaches it) picks the tests of
-  ``tests/test_reference.py`` to run first.
+  theorem tests to run first.
 
 Annotations are not references: the package uses ``from __future__ import
 annotations``, so they are never evaluated.
@@ -191,7 +191,7 @@ def change_between(pristine: Package, mutated_root: Path) -> Change:
     return Change(tuple(files), tuple(dict.fromkeys(definitions)), tuple(contract), tuple(names))
 
 
-# -- tests/test_reference.py: which tests look at a name --------------------------------------------
+# -- the theorem tests: which tests look at a name --------------------------------------------
 
 def test_functions_using(test_file: Path, names: set[str]) -> list[str]:
     """Test functions of ``test_file`` that use one of ``names``, directly, through the file's own

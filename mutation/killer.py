@@ -16,8 +16,9 @@ Contract code (reached from ``reference.__all__``) is killed by the catalogue:
 an affected contract name first, cheapest first, stopping at the first property
 that does not pass. Oracle/data code (data, experiments, helpers only the grader
 uses) cannot be graded by construction; it is killed by the lesson's theorems,
-``tests/test_reference.py`` run with ``-x`` against the mutated package (importable
-as ``reference`` there), the tests that use an affected name first.
+``tests/test_reference.py`` and ``tests/test_reference_oracle.py``, run with ``-x``
+against the mutated package (importable as ``reference`` there), the tests that use
+an affected name first.
 
 Every judgement runs in a forked child (the parent has imported torch, Hypothesis
 and the grader once, like the grader's own fork server) with an address-space
@@ -126,36 +127,42 @@ class _Watch:
         self.seconds: dict[str, float] = {}
 
     def pytest_runtest_logreport(self, report):
-        function = report.nodeid.split("::")[-1].split("[")[0]
+        function = report.nodeid.split("[")[0]
         self.seconds[function] = self.seconds.get(function, 0.0) + report.duration
         if report.failed and self.first is None:
-            self.first = {"by": report.nodeid.split("::", 1)[-1], "verdict": f"failed ({report.when})",
+            self.first = {"by": report.nodeid.rsplit("/", 1)[-1], "verdict": f"failed ({report.when})",
                           "detail": str(report.longrepr)[-400:]}
 
     def pytest_collectreport(self, report):
         if report.failed and self.first is None:
-            self.first = {"by": "collecting tests/test_reference.py", "verdict": "error", "detail": str(report.longrepr)[-400:]}
+            self.first = {"by": f"collecting {report.nodeid or 'the tests'}", "verdict": "error", "detail": str(report.longrepr)[-400:]}
 
 
 def theorem_order(names: tuple[str, ...], costs: dict[str, float] | None) -> list[str]:
+    """Node ids of the theorem tests: those that use an affected name first, each group cheapest first."""
     costs = costs or {}
-    everything = test_functions(paths.THEOREMS)
-    relevant = test_functions_using(paths.THEOREMS, set(names))
+    everything, relevant = [], []
+    for path in paths.THEOREMS:
+        prefix = f"{path.relative_to(paths.REPO)}::"
+        everything += [prefix + t for t in test_functions(path)]
+        relevant += [prefix + t for t in test_functions_using(path, set(names))]
     rest = [t for t in everything if t not in relevant]
     key = lambda t: costs.get(t, 0.0)  # noqa: E731
     return sorted(relevant, key=key) + sorted(rest, key=key)
 
 
 def theorem_stage(target_root: Path, names: tuple[str, ...], costs: dict[str, float] | None) -> dict:
-    """``tests/test_reference.py`` against the package in ``target_root/reference``, ``-x``."""
+    """The theorem files against the package in ``target_root/reference`` (imported as ``reference``), ``-x``."""
     import pytest
 
-    for loaded in [m for m in sys.modules if m == "reference" or m.startswith("reference.")]:
-        del sys.modules[loaded]
+    theorems = {str(path.resolve()) for path in paths.THEOREMS}
+    for name, module in list(sys.modules.items()):
+        # the pristine reference, and test modules an enclosing pytest session already imported with it bound
+        if name == "reference" or name.startswith("reference.") or str(Path(getattr(module, "__file__", None) or "/").resolve()) in theorems:
+            del sys.modules[name]
     sys.path.insert(0, str(target_root))
     os.chdir(paths.REPO)
-    relative = paths.THEOREMS.relative_to(paths.REPO)
-    nodes = [f"{relative}::{t}" for t in theorem_order(names, costs)]
+    nodes = theorem_order(names, costs)
     watch = _Watch()
     code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "-W", "ignore", "--rootdir", str(paths.REPO), *nodes], plugins=[watch])
     code = int(code)
@@ -164,7 +171,7 @@ def theorem_stage(target_root: Path, names: tuple[str, ...], costs: dict[str, fl
     if code in (1, 2) or watch.first is not None:  # a module that cannot be imported: exit 4 ("not found") with node ids
         first = watch.first or {"by": "pytest", "verdict": f"exit {code}", "detail": ""}
         return {"outcome": "killed", **first}
-    return {"outcome": "error", "by": "pytest", "verdict": f"exit {code}", "detail": "pytest could not run tests/test_reference.py"}
+    return {"outcome": "error", "by": "pytest", "verdict": f"exit {code}", "detail": "pytest could not run the theorem tests"}
 
 
 # -- judging in a child ---------------------------------------------------------------------------------

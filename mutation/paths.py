@@ -17,4 +17,6 @@ SOCKET = WORK / "killer.sock"
 LOG = WORK / "killer.log"
 REPORT = WORK / "report.md"
 SUMMARY = WORK / "summary.json"
-THEOREMS = REPO / "tests" / "test_reference.py"
+# The lesson's theorems about the reference (killers of oracle/data code): its claims, and the facts
+# about its data and helpers that the grader relies on.
+THEOREMS = (REPO / "tests" / "test_reference.py", REPO / "tests" / "test_reference_oracle.py")

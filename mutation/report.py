@@ -6,7 +6,7 @@
 Each mutant ends in one class:
 
 * ``killed``: the killer caught it (a property of the catalogue, or a test of
-  ``tests/test_reference.py`` for oracle/data code); ``timeout`` and ``crashed``
+  the theorem tests, ``tests/test_reference*.py``, for oracle/data code); ``timeout`` and ``crashed``
   also count as killed, as in every mutation tool, and are listed apart;
 * ``equivalent``: skipped by the static annotation rule (``mutation/equivalent.py``),
   or a survivor that ``mutation/verdicts.py`` explains;
@@ -26,7 +26,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from mutation import paths
-from mutation.verdicts import EQUIVALENT
+from mutation.verdicts import EQUIVALENT, GAPS
 
 KILLED = ("killed", "timeout", "crashed")
 
@@ -80,11 +80,13 @@ def rows(session: Path) -> list[dict]:
             if outcome in KILLED:
                 entry.update(status="killed", how=outcome)
             elif outcome == "survived":
-                verdict = EQUIVALENT.get(key)
-                if verdict is not None and (not verdict[0] or verdict[0] == entry["mutant"]):
+                verdict, gap = EQUIVALENT.get(key), GAPS.get(key)
+                if verdict is not None and verdict[0] == entry["mutant"]:
                     entry.update(status="equivalent", reason=verdict[1], how="argued")
+                elif gap is not None and gap[0] == entry["mutant"]:
+                    entry.update(status="survived", reason=f"open: {gap[1]}")
                 else:
-                    stale = " (a verdict exists for another mutated line: stale)" if verdict else ""
+                    stale = " (mutation/verdicts.py has an entry for another mutated line: stale)" if verdict or gap else ""
                     entry.update(status="survived", reason="unexplained" + stale)
             else:
                 entry.update(status="error", reason=f"{answer.get('verdict')}: {answer.get('detail', '')[:200]}")
@@ -158,14 +160,14 @@ def render(entries: list[dict], wall: str | None = None) -> tuple[str, dict]:
     if wall:
         parts += [f"Wall time: {wall}", ""]
     parts.append(_table(head, [line("contract code (catalogue)", summary["contract"]),
-                                line("oracle/data code (test_reference.py)", summary["oracle"]),
+                                line("oracle/data code (theorem tests)", summary["oracle"]),
                                 line("**all**", summary["all"])]))
     parts += ["", "## Per file", "", _table(head, [line(f, t) for f, t in summary["files"].items()])]
     survivors = [e for e in entries if e["status"] in ("survived", "equivalent") and e.get("how") != "static"]
     parts += ["", "## Survivors", "", _table(
         ["file:line", "operator", "mutated line", "category", "verdict"],
         [[f"{e['file']}:{e['line']}", e["operator"], f"`{e['mutant']}`", e["category"],
-          ("equivalent: " if e["status"] == "equivalent" else "**gap**: ") + e["reason"]] for e in survivors])]
+          ("equivalent, " if e["status"] == "equivalent" else "**gap**, ") + e["reason"]] for e in survivors])]
     odd = [e for e in entries if e["status"] in ("error", "pending") or e.get("how") in ("timeout", "crashed")]
     if odd:
         parts += ["", "## Timeouts, crashes, errors, pending", "", _table(

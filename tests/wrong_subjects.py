@@ -530,6 +530,19 @@ wrong("collapse_swaps_in_and_out", "nn.Linear(out_features, in_features): the si
       ["collapse_linear_returns_one_linear_layer", "collapse_linear_matches_the_stack"], collapse_linear=collapse_transposed)
 
 
+def collapse_checks_sizes_with_is(stack):
+    layers = list(stack)
+    for prev, nxt in zip(layers, layers[1:]):
+        if prev.out_features is not nxt.in_features:  # identity, not equality: true for equal ints above 256
+            raise ValueError("consecutive layers have mismatched sizes")
+    return reference.collapse_linear(stack)
+
+
+wrong("collapse_compares_sizes_with_is", "sizes checked with `is not` instead of `!=`: equal widths above 256 are "
+      "different int objects, so a valid wide stack is refused (found by mutation testing, docs/mutation.md)",
+      ["collapse_linear_matches_the_stack", "collapse_linear_returns_one_linear_layer"], collapse_linear=collapse_checks_sizes_with_is)
+
+
 # -- seq_net, seq_model ----------------------------------------------------------------
 
 def _quiet(builder, seed=0):
@@ -830,6 +843,25 @@ def train_extra_loss(model, x, y, epochs, lr):
 
 wrong("train_appends_final_loss", "the loss after training appended too: epochs + 1 values",
       ["train_returns_one_float_per_epoch", "train_follows_the_reference_loop"], train=train_extra_loss)
+
+
+def train_reports_final_loss(model, x, y, epochs, lr):
+    criterion = nn.BCEWithLogitsLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr)
+    losses = []
+    for _ in range(epochs):
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    print(f"final loss {losses[-1]:.4f}")  # IndexError when there was no epoch
+    return losses
+
+
+wrong("train_fails_on_zero_epochs", "prints losses[-1] after the loop: train(..., epochs=0) raises IndexError "
+      "instead of returning [] (found by mutation testing, docs/mutation.md)",
+      ["train_returns_one_float_per_epoch"], train=train_reports_final_loss)
 
 
 def train_no_step(model, x, y, epochs, lr):

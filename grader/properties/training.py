@@ -63,10 +63,10 @@ def logistic_baseline(test_seed: int) -> float:
 
 
 @st.composite
-def training_setups(draw):
+def training_setups(draw, min_epochs: int = 1):
     seed = draw(seeds())
     n = draw(st.integers(4, 64))
-    epochs = draw(st.integers(1, 25))
+    epochs = draw(st.integers(min_epochs, 25))
     lr = draw(st.sampled_from([0.01, 0.1, 0.5, 1.0]))
     return training_setup(seed, n, epochs, lr)
 
@@ -79,11 +79,11 @@ def student_run(subject, setup) -> tuple[list, object, Message]:
 
 
 @register("train_returns_one_float_per_epoch", "training",
-          "train(model, x, y, epochs, lr) returns a list of `epochs` Python floats",
-          "train(model, x, y, epochs, lr) 返回长度为 epochs 的 Python 浮点数列表",
+          "train(model, x, y, epochs, lr) returns a list of `epochs` Python floats (an empty list for 0 epochs)",
+          "train(model, x, y, epochs, lr) 返回长度为 epochs 的 Python 浮点数列表（epochs 为 0 时返回空列表）",
           needs=["train"], examples=5)
 def train_returns_one_float_per_epoch(subject, data):
-    setup = data.draw(training_setups(), label="setup")
+    setup = data.draw(training_setups(min_epochs=0), label="setup")
     answer, _, doing = student_run(subject, setup)
     if answer.kind != "list":
         raise fail("not_loss_list", doing=doing, got=answer.describe())
