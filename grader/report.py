@@ -303,13 +303,17 @@ class Cluster:
         return str(self.message.get(lang) or self.message.get("en", ""))
 
 
-def failure_clusters(graded: list[Graded]) -> list[Cluster]:
-    """Most common first; submissions that were never checked (unreadable, crashed) would add noise, so they are left out."""
+def failure_clusters(graded: list[Graded], visible_only: bool = False) -> list[Cluster]:
+    """Most common first; submissions that were never checked (unreadable, crashed) would add noise, so they are left out.
+
+    ``visible_only``: leave out properties students may not see (for summaries a student can read)."""
     clusters: dict[tuple[str, str], Cluster] = {}
     for g in graded:
         if g.status != "graded":
             continue
         for p in g.properties:
+            if visible_only and p.get("visibility", "visible") != "visible":
+                continue
             if p["verdict"] in FAILING:
                 message = p.get("message") if isinstance(p.get("message"), dict) else {}
                 key = (p["id"], str(message.get("en", "")))
@@ -448,7 +452,7 @@ def summary_markdown(graded: list[Graded], lang: str = "en") -> str:
     for topic, rates in pass_rates(graded).items():
         lines.append(f"| {md(topic_title(topic, lang))} | {rate_text(topic_rate(rates), lang)} |")
     lines += ["", f"### {h('clusters')}", ""]
-    clusters = failure_clusters(graded)
+    clusters = failure_clusters(graded, visible_only=True)  # a CI step summary may be a student's page (GitHub Classroom)
     lines += [f"{n}. **{len(c.ids)}** × `{c.property}`: {md(c.text(lang))}" for n, c in enumerate(clusters[:5], start=1)] or [h("no_failures")]
     lines += ["", f"### {h('lowest_first')}", "", f"| {h('student')} | {h('score')} | {h('status')} |", "| --- | ---: | --- |"]
     lowest = sorted(graded, key=lambda g: (g.percent, g.id))

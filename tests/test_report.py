@@ -207,6 +207,16 @@ def test_summary_md_fits_a_step_summary(graded_class):
     assert table.index("bob") < table.index("carol")
 
 
+def test_summary_md_names_no_hidden_property(tmp_path):
+    """A CI step summary can be a student's page (GitHub Classroom): hidden failures stay in report.html only."""
+    hidden = result("erin", {"step_of_zero_is_one": STEP_ZERO})
+    hidden.visibility = {"step_of_zero_is_one": "hidden"}
+    write(hidden, tmp_path)
+    paths = write_class_report([tmp_path], tmp_path / "report")
+    assert "step_of_zero_is_one" not in paths["markdown"].read_text()
+    assert "step_of_zero_is_one" in paths["html"].read_text()
+
+
 def test_summary_md_table_is_capped(tmp_path):
     for n in range(53):
         write(result(f"s{n:02}"), tmp_path)
