@@ -6,10 +6,10 @@ for every report format.
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 
+import torch
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
@@ -64,6 +64,18 @@ class Diverged(BaseException):
     """A replayed example asked for a draw that was not recorded: it must be generated afresh."""
 
 
+def fresh_copy(value):
+    """A copy no later use can change: tensors cloned, containers rebuilt, immutable values shared
+    (what ``copy.deepcopy`` gives for drawn values, several times faster)."""
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, dict):
+        return {key: fresh_copy(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(fresh_copy(item) for item in value)
+    return value
+
+
 class RecordingData:
     """Hypothesis's ``data``, noting every value drawn (a copy, as drawn) for a later replay."""
 
@@ -73,7 +85,7 @@ class RecordingData:
 
     def draw(self, strategy, label=None):
         value = self._data.draw(strategy, label=label)
-        self._draws.append((label, copy.deepcopy(value)))
+        self._draws.append((label, fresh_copy(value)))
         return value
 
 
@@ -89,7 +101,7 @@ class ReplayData:
             raise Diverged
         value = self._draws[self._next][1]
         self._next += 1
-        return copy.deepcopy(value)
+        return fresh_copy(value)
 
     @property
     def finished(self) -> bool:
