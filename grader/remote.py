@@ -60,6 +60,15 @@ class RanOutOfTime(BaseException):
     """Raised inside a cell or module that passed its time limit, so its earlier definitions survive."""
 
 
+def reseed(seed: int) -> None:
+    """``torch.manual_seed`` for a worker that builds many models: where CUDA is not initialised,
+    ``manual_seed`` records a stack trace per device kind to replay on initialisation, which costs
+    more than building the model."""
+    torch.default_generator.manual_seed(seed)
+    if torch.cuda.is_initialized():
+        torch.cuda.manual_seed_all(seed)
+
+
 def soft_limit(seconds: float | None):
     """Interrupt the running code after ``seconds`` with RanOutOfTime (POSIX; the parent's hard deadline backs it up)."""
     import contextlib
@@ -188,7 +197,7 @@ class Executor:
         example gets the same initial weights (and the same verdict).
         """
         value = self._lookup(name)
-        torch.manual_seed(seed)
+        reseed(seed)
         if isinstance(value, nn.Module):
             model = self._student(copy.deepcopy, value)
         else:
