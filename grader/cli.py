@@ -135,7 +135,8 @@ def run_grade(args) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     key = grading_key(options)
     kept = [] if args.regrade else [s for s in submissions if already_graded(s, args.out, key)]
-    todo = [s for s in submissions if s not in kept]
+    kept_ids = {s.id for s in kept}
+    todo = [s for s in submissions if s.id not in kept_ids]
     if kept:
         print(f"{len(kept)} submission(s) already graded in {args.out} from the same content and settings: kept (--regrade grades them again)")
     progress = Progress(len(todo))
