@@ -54,11 +54,6 @@ def plain(path: Path) -> float:
         return timed([sys.executable, str(path.resolve())], Path(scratch))
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def make_class(folder: Path, copies: int) -> list[Path]:
     """``copies`` submissions cycling through the bundled correct ones, each with a header of its own."""
     sources = sorted(p for p in CORRECT.iterdir() if p.suffix in (".py", ".ipynb"))
@@ -87,7 +82,6 @@ def grade_class(paths: list[Path], out: Path, jobs: int, profile: str) -> tuple[
 
 
 def worker_start_up() -> tuple[float, float]:
-    sys.path.insert(0, str(ROOT))
     from grader.workermanage import Limits, Worker
 
     def start(forked: bool) -> float:
@@ -108,6 +102,8 @@ def worker_start_up() -> tuple[float, float]:
 
 
 def report_class(label: str, wall: float, records: list[dict]) -> None:
+    from grader.report import percentile
+
     seconds = [r["seconds"] for r in records]
     peak = max(r.get("peak_memory_bytes", 0) for r in records) / 2**20
     full = sum(r["score"] == r["max_score"] for r in records)
@@ -123,6 +119,7 @@ def main() -> None:
     parser.add_argument("--serial", type=int, default=20, help="how many of the class -j 1 grades (it is the slow one)")
     parser.add_argument("--profile", default="default")
     args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
 
     forked, fresh = worker_start_up()
     print(f"worker start-up: {forked:.3f} s forked from the fork server, {fresh:.2f} s as a fresh interpreter")

@@ -12,10 +12,11 @@ from grader.assignment import Assignment, AssignmentError, load_assignment, rubr
 from grader.check import PROFILES
 from grader.grade import Options, grade_many, grading_key
 from grader.load import load_all, shard
-from grader.progress import Progress, percent
+from grader.progress import Progress
 from grader.properties import TOPICS, catalogue
 from grader.report import NoResults, write_class_report
 from grader.results import already_graded, previous_record, write_submission
+from grader.score import percent
 from grader.workermanage import GIB, Limits
 
 USAGE_ERROR = 2

@@ -208,7 +208,6 @@ def grading_key(options: Options) -> dict:
 
 def versions() -> dict[str, str]:
     import hypothesis
-    import torch
 
     from grader import __version__
 

@@ -12,9 +12,7 @@ import time
 
 from tqdm import tqdm
 
-
-def percent(score: float, max_score: float) -> float:
-    return 100 * score / max_score if max_score else 0.0
+from grader.score import percent
 
 
 def clock(seconds: float) -> str:

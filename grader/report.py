@@ -27,6 +27,7 @@ from grader import __version__
 from grader.properties import CATALOGUE, TOPICS
 from grader.properties.common import seq_net_shapes
 from grader.results import atomic_write
+from grader.score import percent
 
 FAILING = ("failed", "error", "timeout", "crashed", "missing")
 SEQ_NET_SHAPES = seq_net_shapes()  # the contract's seq_net: Linear(2, 4), Tanh, Linear(4, 1)
@@ -129,7 +130,7 @@ class Graded:
 
     @property
     def percent(self) -> float:
-        return 100 * self.score / self.max_score if self.max_score else 0.0
+        return percent(self.score, self.max_score)
 
     @property
     def seconds(self) -> float:

@@ -40,6 +40,11 @@ class SubmissionResult:
         return [v for v in self.verdicts if v.kind == "skipped"]
 
 
+def percent(score: float, max_score: float) -> float:
+    """A score as a percentage of its maximum (0 when nothing could be scored)."""
+    return 100 * score / max_score if max_score else 0.0
+
+
 def score(submission, verdicts, properties, cells, output, seconds, options, versions, status: str = "graded") -> SubmissionResult:
     points = {p.id: p.points for p in properties}
     earned = sum(points[v.property] for v in verdicts if v.kind == "passed")
