@@ -25,7 +25,7 @@ from grader.properties import Property
 from grader.properties.common import seq_net_shapes
 from grader.score import SubmissionResult, score
 from grader.subject import Subject
-from grader.workermanage import Limits, Worker, memory_text
+from grader.workermanage import Limits, Worker, cores_to_share, memory_text, share_one_core
 
 MAX_RESTARTS = 100
 GRACE_SECONDS = 3.0  # after a cell's own limit, before the worker is killed from outside
@@ -273,11 +273,20 @@ def _grade_in_child(submission: Submission, options: Options) -> SubmissionResul
     return grade(submission, options)
 
 
+def _start_controller(turn, cpus: list[int] | None) -> None:
+    """Pool initializer: the controller takes the next core, when there is one for each."""
+    if cpus:
+        with turn.get_lock():
+            index, turn.value = turn.value, turn.value + 1
+        share_one_core(cpus[index % len(cpus)])
+
+
 def grade_many(submissions: list[Submission], options: Options, jobs: int = 1, on_result=None) -> list[SubmissionResult]:
     """Grade a class, ``jobs`` submissions at a time, each in its own worker.
 
     With several jobs, each submission is graded by a controller process of
-    ours (spawned, never forked from a process that holds torch threads);
+    ours (spawned, never forked from a process that holds torch threads), each
+    controller on a core of its own where there are enough (``share_one_core``);
     ``on_result`` sees each result as soon as it exists, in completion order.
     """
     results: dict[int, SubmissionResult] = {}
@@ -291,7 +300,9 @@ def grade_many(submissions: list[Submission], options: Options, jobs: int = 1, o
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        cpus = cores_to_share(jobs)
+        turn = context.Value("i", 0)
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_start_controller, initargs=(turn, cpus)) as pool:
             futures = {pool.submit(_grade_in_child, s, options): i for i, s in enumerate(submissions)}
             for future in as_completed(futures):
                 index = futures[future]

@@ -113,7 +113,12 @@ def decode(frame: bytes):
             return [rebuild(item) for item in value]
         return value
 
-    return rebuild(header)
+    try:
+        return rebuild(header)
+    except WireError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a forged header (say, a list for a dtype) is a bad frame, never a crash
+        raise WireError(f"bad header: {type(error).__name__}: {error}"[:300]) from None
 
 
 def _tensor(header: dict, blobs: list[bytes]) -> torch.Tensor:

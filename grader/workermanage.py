@@ -155,6 +155,26 @@ class ForkedProcess:
             pass
 
 
+def cores_to_share(jobs: int) -> list[int] | None:
+    """The cores for ``jobs`` controllers to take one each, or None where they had better float:
+    more jobs than cores, no way to pin (not Linux), or PROPGRADE_PIN=0."""
+    if not hasattr(os, "sched_setaffinity") or os.environ.get("PROPGRADE_PIN", "1") == "0":
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    return cpus if jobs <= len(cpus) else None
+
+
+def share_one_core(cpu: int) -> None:
+    """Keep this controller, its fork server and every worker forked from it on one core.
+
+    A controller and its worker take turns (one asks, the other answers; they
+    never compute at once), and a grading run makes thousands of such hand-overs
+    per submission. On one core a hand-over is a context switch; across cores
+    each one waits for the other core to wake up, several times longer here.
+    """
+    os.sched_setaffinity(0, {cpu})
+
+
 def become_subreaper() -> bool:
     """Adopt orphans of our workers (a daemon that left the session and cleared its environment)."""
     if sys.platform != "linux":
@@ -230,7 +250,9 @@ class Worker:
         self.isolation: dict = {}
         self.process_limits = posix_process_limits()
         self.pipes: StdioPipes | None = None  # the request and reply pipes of a plain subprocess worker
+        self._received = bytearray()  # read from the reply pipe, not yet taken: a reply's length and body usually arrive in one read
         self.peak_resident = 0  # bytes, as the memory watchdog last saw them (shared pages included)
+        self.born = 0  # when the worker process started, in /proc's clock ticks (see kill_strays)
         self.finished = False
 
     def environment(self) -> dict[str, str]:
@@ -267,6 +289,7 @@ class Worker:
             self._start_in_session()
         else:
             self._start_plain()
+        self.born = process_start(self.process.pid)
         ready = self._reply(time.monotonic() + self.limits.start_seconds, say("starting_worker"))
         self.isolation = dict(ready.get("isolation", {})) if isinstance(ready, dict) else {}
         watchdog = self.process_limits and os.path.exists(f"/proc/{self.process.pid}/statm")
@@ -327,19 +350,20 @@ class Worker:
             raise self.lost
         seconds = self.limits.call_seconds if seconds is None else seconds
         deadline = time.monotonic() + seconds
-        self._send(wire.encode({"op": op, "args": args}), deadline, doing, seconds)
+        message = wire.encode({"op": op, "args": args})
+        self._send(len(message).to_bytes(8, "big") + message, deadline, doing, seconds)
         return unwrap(self._reply(deadline, doing, seconds), doing)
 
-    def _send(self, frame: bytes, deadline: float, doing: str, seconds: float) -> None:
+    def _send(self, data: bytes, deadline: float, doing: str, seconds: float) -> None:
         """Write a request without ever blocking past the deadline (a worker may stop reading)."""
         if self.pipes is not None:
-            written = self.pipes.write(len(frame).to_bytes(8, "big") + frame, deadline)
+            written = self.pipes.write(data, deadline)
             if written is None:
                 self._lose("timeout", doing, seconds)
             if not written:
                 self._lose("crashed", doing)
             return
-        view = memoryview(len(frame).to_bytes(8, "big") + frame)
+        view = memoryview(data)
         while view:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([], [self._request_write], [], left)[1]:
@@ -369,18 +393,18 @@ class Worker:
             if len(data) < size:
                 self._lose("crashed", doing)
             return data
-        chunks, remaining = [], size
-        while remaining:
+        while len(self._received) < size:
             left = deadline - time.monotonic()
             ready = select.select([self._reply_read], [], [], max(left, 0))[0] if left > 0 else []
             if not ready:
                 self._lose("timeout", doing, seconds)
-            chunk = os.read(self._reply_read, min(remaining, 1 << 20))
+            chunk = os.read(self._reply_read, max(size - len(self._received), 1 << 16))
             if not chunk:
                 self._lose("crashed", doing)
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
+            self._received += chunk
+        data = bytes(self._received[:size])
+        del self._received[:size]
+        return data
 
     def _lose(self, reason: str, doing: str, seconds: float | None = None):
         self.kill()
@@ -440,7 +464,7 @@ class Worker:
             self.kill()
             self.process.wait()
             LIVE_WORKERS.discard(self.process.pid)
-            kill_strays(self.token)
+            kill_strays(self.token, self.born)
             if self.pipes is not None:
                 self.pipes.close()
             else:
@@ -507,18 +531,31 @@ class StdioPipes:
             pass
 
 
-def kill_strays(token: str, rounds: int = 5) -> int:
+def kill_strays(token: str, born: int = 0, rounds: int = 5) -> int:
     """Kill what a worker left behind: processes carrying its token, and orphans we adopted.
 
-    Repeated a few times, since a daemon may be half-way through a double fork.
+    An adopted orphan is a child of ours that is no live worker and started no
+    earlier than the worker (``born``, in the clock ticks of /proc): children
+    this process had before (multiprocessing's resource tracker, a host's own
+    helpers) are not the worker's. Repeated a few times, since a daemon may be
+    half-way through a double fork.
     """
     if not os.path.isdir("/proc"):
         return 0
     with _CHILDREN_LOCK:
-        return _kill_strays(f"PROPGRADE_TOKEN={token}".encode(), rounds)
+        return _kill_strays(f"PROPGRADE_TOKEN={token}".encode(), born, rounds)
 
 
-def _kill_strays(needle: bytes, rounds: int) -> int:
+def process_start(pid: int) -> int:
+    """When a process started, in clock ticks since boot (/proc/PID/stat, field 22); 0 where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _kill_strays(needle: bytes, born: int, rounds: int) -> int:
     me = os.getpid()
     killed = 0
     for _ in range(rounds):
@@ -530,10 +567,11 @@ def _kill_strays(needle: bytes, rounds: int) -> int:
                 with open(f"/proc/{entry}/environ", "rb") as f:
                     tagged = needle in f.read()
                 with open(f"/proc/{entry}/stat") as f:
-                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+                    fields = f.read().rsplit(")", 1)[1].split()
+                parent, started = int(fields[1]), int(fields[19])
             except (OSError, ValueError, IndexError):
                 continue
-            if tagged or parent == me:  # a child of ours that is no live worker: an adopted orphan
+            if tagged or (parent == me and started >= born):  # an adopted orphan
                 try:
                     os.kill(int(entry), signal.SIGKILL)
                     found += 1

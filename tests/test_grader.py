@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import json
 import subprocess
 import sys
@@ -158,6 +159,15 @@ def test_wire_refuses_anything_but_plain_data():
         wire.decode(forged)
 
 
+@pytest.mark.parametrize("forgery", ['{"$tensor": [1, 2], "shape": [2], "blob": 0}', '{"$tensor": "float32", "shape": [1e400], "blob": 0}',
+                                     '{"$tensor": "float32", "shape": [99999999999999999999999], "meta": true}', '{"$tensor": "float32", "shape": "2"}'])
+def test_a_forged_tensor_header_is_a_wire_error_not_a_crash(forgery):
+    header = forgery.encode()
+    frame = len(header).to_bytes(8, "big") + header + (1).to_bytes(8, "big") + (8).to_bytes(8, "big") + bytes(8)
+    with pytest.raises(wire.WireError):
+        wire.decode(frame)
+
+
 def test_cli_usage_errors_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["grade", str(tmp_path)])
@@ -239,3 +249,34 @@ def test_the_worker_training_loop_is_exactly_torch_sgd(tmp_path):
     losses = executor.op_fit(1, x, y, 200, 1.5)["losses"]
     assert losses == train(twin, x, y, 200, 1.5)
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), twin.parameters()))
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs two cores and Linux affinity")
+@pytest.mark.parametrize("pinned", [True, False])
+def test_parallel_controllers_keep_their_worker_on_one_core(tmp_path, monkeypatch, pinned):
+    """-j N (N up to the cores) gives each controller a core of its own, shared with its fork server
+    and workers, so that their thousands of hand-overs never wait for another core; PROPGRADE_PIN=0 lets them float."""
+    from grader.grade import grade_many
+
+    monkeypatch.setenv("PROPGRADE_PIN", "1" if pinned else "0")
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.py").write_text("import os, torch\nprint('cores', sorted(os.sched_getaffinity(0)))\ndef relu(z):\n    return torch.relu(z)\n")
+    results = grade_many(load_all([str(tmp_path)]), options(properties=[CATALOGUE["relu_is_bounded"]]), jobs=2)
+    seen = [json.loads(r.output.split("cores ", 1)[1].splitlines()[0]) for r in results]
+    if pinned:
+        assert all(len(cores) == 1 for cores in seen), seen
+    else:
+        assert all(cores == sorted(os.sched_getaffinity(0)) for cores in seen), seen
+    assert all(r.verdicts[0].kind == "passed" for r in results)
+
+
+def test_more_jobs_than_cores_are_not_pinned(monkeypatch):
+    from grader.workermanage import cores_to_share
+
+    monkeypatch.delenv("PROPGRADE_PIN", raising=False)
+    if hasattr(os, "sched_getaffinity"):
+        cores = sorted(os.sched_getaffinity(0))
+        assert cores_to_share(len(cores)) == cores
+    assert cores_to_share(10_000) is None
+    monkeypatch.setenv("PROPGRADE_PIN", "0")
+    assert cores_to_share(1) is None
