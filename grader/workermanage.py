@@ -252,7 +252,7 @@ class Worker:
         self.pipes: StdioPipes | None = None  # the request and reply pipes of a plain subprocess worker
         self._received = bytearray()  # read from the reply pipe, not yet taken: a reply's length and body usually arrive in one read
         self.peak_resident = 0  # bytes, as the memory watchdog last saw them (shared pages included)
-        self.born = 0  # when the worker process started, in /proc's clock ticks (see kill_strays)
+        self.children_before: set[tuple[int, int]] = set()  # our children before this worker started (see kill_strays)
         self.finished = False
 
     def environment(self) -> dict[str, str]:
@@ -285,11 +285,11 @@ class Worker:
         return env
 
     def start(self) -> dict:
+        self.children_before = children_now()
         if self.process_limits:
             self._start_in_session()
         else:
             self._start_plain()
-        self.born = process_start(self.process.pid)
         ready = self._reply(time.monotonic() + self.limits.start_seconds, say("starting_worker"))
         self.isolation = dict(ready.get("isolation", {})) if isinstance(ready, dict) else {}
         watchdog = self.process_limits and os.path.exists(f"/proc/{self.process.pid}/statm")
@@ -464,7 +464,7 @@ class Worker:
             self.kill()
             self.process.wait()
             LIVE_WORKERS.discard(self.process.pid)
-            kill_strays(self.token, self.born)
+            kill_strays(self.token, self.children_before)
             if self.pipes is not None:
                 self.pipes.close()
             else:
@@ -531,31 +531,45 @@ class StdioPipes:
             pass
 
 
-def kill_strays(token: str, born: int = 0, rounds: int = 5) -> int:
+def kill_strays(token: str, before: set[tuple[int, int]] = frozenset(), rounds: int = 5) -> int:
     """Kill what a worker left behind: processes carrying its token, and orphans we adopted.
 
-    An adopted orphan is a child of ours that is no live worker and started no
-    earlier than the worker (``born``, in the clock ticks of /proc): children
-    this process had before (multiprocessing's resource tracker, a host's own
-    helpers) are not the worker's. Repeated a few times, since a daemon may be
+    An adopted orphan is a child of ours that is no live worker and was not
+    already our child when the worker started (``before``, from
+    ``children_now``): multiprocessing's resource tracker or a host's own
+    helpers are not the worker's. Repeated a few times, since a daemon may be
     half-way through a double fork.
     """
     if not os.path.isdir("/proc"):
         return 0
     with _CHILDREN_LOCK:
-        return _kill_strays(f"PROPGRADE_TOKEN={token}".encode(), born, rounds)
+        return _kill_strays(f"PROPGRADE_TOKEN={token}".encode(), before, rounds)
 
 
-def process_start(pid: int) -> int:
-    """When a process started, in clock ticks since boot (/proc/PID/stat, field 22); 0 where unknown."""
+def children_now() -> set[tuple[int, int]]:
+    """This process's children as (pid, start time in clock ticks), so that a reused pid is not mistaken for them."""
+    me, found = os.getpid(), set()
+    if not os.path.isdir("/proc"):
+        return found
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            stat = _stat(entry)
+            if stat and stat[0] == me:
+                found.add((int(entry), stat[1]))
+    return found
+
+
+def _stat(pid: str) -> tuple[int, int] | None:
+    """Parent pid and start time (clock ticks) from /proc/PID/stat; None once the process is gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[19])
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[1]), int(fields[19])
     except (OSError, ValueError, IndexError):
-        return 0
+        return None
 
 
-def _kill_strays(needle: bytes, born: int, rounds: int) -> int:
+def _kill_strays(needle: bytes, before: set[tuple[int, int]], rounds: int) -> int:
     me = os.getpid()
     killed = 0
     for _ in range(rounds):
@@ -566,12 +580,13 @@ def _kill_strays(needle: bytes, born: int, rounds: int) -> int:
             try:
                 with open(f"/proc/{entry}/environ", "rb") as f:
                     tagged = needle in f.read()
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                parent, started = int(fields[1]), int(fields[19])
-            except (OSError, ValueError, IndexError):
+            except OSError:
                 continue
-            if tagged or (parent == me and started >= born):  # an adopted orphan
+            stat = _stat(entry)
+            if stat is None:
+                continue
+            parent, started = stat
+            if tagged or (parent == me and (int(entry), started) not in before):  # an adopted orphan
                 try:
                     os.kill(int(entry), signal.SIGKILL)
                     found += 1

@@ -599,10 +599,11 @@ def test_submission_cannot_kill_a_classmates_worker(tmp_path):
 def test_children_the_grading_process_had_before_survive_grading(tmp_path):
     """Only what a worker left behind is killed: a child of the grading process started before the
     worker (multiprocessing's resource tracker, a host's own helper) is not an adopted orphan."""
+    submission = tmp_path / "fine.py"
+    submission.write_text("import torch\ndef relu(z):\n    return torch.relu(z)\n")
+    run(submission, ["relu_is_bounded"])  # a warm fork server: the next worker starts within milliseconds of the helper
     helper = subprocess.Popen(["sleep", "300"])
     try:
-        submission = tmp_path / "fine.py"
-        submission.write_text("import torch\ndef relu(z):\n    return torch.relu(z)\n")
         result = run(submission, ["relu_is_bounded"])
         assert kinds(result) == {"relu_is_bounded": "passed"}
         assert helper.poll() is None, "grading killed a child the grading process had before the worker"
