@@ -350,20 +350,19 @@ class Worker:
             raise self.lost
         seconds = self.limits.call_seconds if seconds is None else seconds
         deadline = time.monotonic() + seconds
-        message = wire.encode({"op": op, "args": args})
-        self._send(len(message).to_bytes(8, "big") + message, deadline, doing, seconds)
+        self._send(wire.encode({"op": op, "args": args}), deadline, doing, seconds)
         return unwrap(self._reply(deadline, doing, seconds), doing)
 
-    def _send(self, data: bytes, deadline: float, doing: str, seconds: float) -> None:
+    def _send(self, frame: bytes, deadline: float, doing: str, seconds: float) -> None:
         """Write a request without ever blocking past the deadline (a worker may stop reading)."""
         if self.pipes is not None:
-            written = self.pipes.write(data, deadline)
+            written = self.pipes.write(len(frame).to_bytes(8, "big") + frame, deadline)
             if written is None:
                 self._lose("timeout", doing, seconds)
             if not written:
                 self._lose("crashed", doing)
             return
-        view = memoryview(data)
+        view = memoryview(len(frame).to_bytes(8, "big") + frame)
         while view:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([], [self._request_write], [], left)[1]:
