@@ -7,9 +7,8 @@ for every report format.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-import torch
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
@@ -19,6 +18,7 @@ from hypothesis.reporting import with_reporter
 from grader.messages import Message, say
 from grader.outcomes import PropertyFailure, SkipProperty, StudentError, WorkerLost
 from grader.properties import Property
+from grader.replay import Example, PassingExamples, RecordingChannel, RecordingData, replay
 
 VERDICTS = ("passed", "failed", "error", "timeout", "crashed", "missing", "skipped")
 
@@ -60,100 +60,6 @@ def hypothesis_settings(prop: Property, profile: str) -> settings:
     )
 
 
-class Diverged(BaseException):
-    """A replayed example asked for a draw that was not recorded: it must be generated afresh."""
-
-
-def fresh_copy(value):
-    """A copy no later use can change: tensors cloned, containers rebuilt, immutable values shared
-    (what ``copy.deepcopy`` gives for drawn values, several times faster)."""
-    if isinstance(value, torch.Tensor):
-        return value.clone()
-    if isinstance(value, dict):
-        return {key: fresh_copy(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(fresh_copy(item) for item in value)
-    return value
-
-
-class RecordingData:
-    """Hypothesis's ``data``, noting every value drawn (a copy, as drawn) for a later replay."""
-
-    def __init__(self, data, draws: list):
-        self._data = data
-        self._draws = draws
-
-    def draw(self, strategy, label=None):
-        value = self._data.draw(strategy, label=label)
-        self._draws.append((label, fresh_copy(value)))
-        return value
-
-
-class ReplayData:
-    """Stands in for ``data`` and hands back one recorded example's values, in order."""
-
-    def __init__(self, draws: list):
-        self._draws = draws
-        self._next = 0
-
-    def draw(self, strategy, label=None):
-        if self._next >= len(self._draws) or self._draws[self._next][0] != label:
-            raise Diverged
-        value = self._draws[self._next][1]
-        self._next += 1
-        return fresh_copy(value)
-
-    @property
-    def finished(self) -> bool:
-        return self._next == len(self._draws)
-
-
-class PassingExamples:
-    """The examples Hypothesis generated for a property that held, kept for one grading process.
-
-    With a fixed seed Hypothesis generates the same examples for every subject on
-    which a property holds (the choices depend on the seed and on the draws alone),
-    so the next subject of a class replays them instead of paying for generation
-    again: same inputs, same verdict, a fraction of the time. A replayed example
-    that fails, or that draws differently, sends the subject through Hypothesis in
-    full (generation and shrinking), exactly as if nothing had been recorded.
-    Draws may depend on the names a subject defines (they are part of the key),
-    never on its answers.
-    """
-
-    def __init__(self):
-        self._examples: dict[tuple, list[list]] = {}
-
-    @staticmethod
-    def key(prop: Property, subject, seed: int, profile: str) -> tuple:
-        return prop.id, seed, profile, bool(subject.cuda), tuple(sorted(subject.names))
-
-    def get(self, key: tuple) -> list[list] | None:
-        return self._examples.get(key)
-
-    def keep(self, key: tuple, examples: list[list]) -> None:
-        self._examples[key] = examples
-
-
-# One per grading process (a controller of a class run grades many subjects in turn).
-PASSING_EXAMPLES = PassingExamples()
-
-
-def replay(prop: Property, subject, examples: list[list]) -> bool:
-    """True when the property holds on every recorded example; False sends it to Hypothesis.
-
-    A lost worker or a skip is not a matter of inputs: it ends the check as it would under Hypothesis."""
-    for draws in examples:
-        data = ReplayData(draws)
-        try:
-            prop.check(subject, data)
-        except (Exception, Diverged):  # noqa: BLE001 - any failure is Hypothesis's to find and shrink
-            return False
-        if not data.finished:
-            return False
-    return True
-
-
 def check(prop: Property, subject, *, seed: int = 0, profile: str = "ci", examples: PassingExamples | None = None) -> Verdict:
     """Run one property; every way it can end becomes a Verdict.
 
@@ -164,18 +70,22 @@ def check(prop: Property, subject, *, seed: int = 0, profile: str = "ci", exampl
     if missing:
         return Verdict(prop.id, "missing", say("missing", names=", ".join(missing)))
     key = PassingExamples.key(prop, subject, seed, profile) if examples is not None else None
-    tried: list[list] = []
+    tried: list[Example] = []
+    recorder = RecordingChannel(subject.channel) if examples is not None else None
+    recording = replace(subject, channel=recorder) if recorder is not None else subject
 
     @hypothesis_settings(prop, profile)
     @hypothesis_seed(seed)
     @given(data=st.data())
     def run(data):
-        if examples is None:
+        recording.begin_example()
+        if recorder is None:
             prop.check(subject, data)
             return
         draws: list = []
-        prop.check(subject, RecordingData(data, draws))
-        tried.append(draws)
+        recorder.requests = []
+        prop.check(recording, RecordingData(data, draws))
+        tried.append(Example(draws, recorder.requests))
 
     report: list[str] = []
     started = time.perf_counter()

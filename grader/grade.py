@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 
 import torch
 
+from grader import wire
 from grader.assignment import Assignment, default_assignment
-from grader.check import PASSING_EXAMPLES, Verdict, check
+from grader.check import Verdict, check
 from grader.load import Submission
 from grader.messages import Message, say
 from grader.outcomes import PropertyFailure, StudentError, WorkerLost
 from grader.properties import Property
 from grader.properties.common import seq_net_shapes
+from grader.replay import PASSING_EXAMPLES
 from grader.score import SubmissionResult, score
 from grader.subject import Subject
 from grader.workermanage import Limits, Worker, cores_to_share, memory_text, share_one_core
@@ -47,7 +49,7 @@ class Options:
     limits: Limits = field(default_factory=Limits)
     properties: list[Property] | None = None  # overrides the assignment's choice (tests, selftest)
     assignment: Assignment = field(default_factory=default_assignment)
-    replay: bool = True  # replay the examples of properties that held for an earlier submission (check.PassingExamples)
+    replay: bool = True  # replay the examples of properties that held for an earlier submission (replay.PassingExamples)
 
     def checked_properties(self) -> list[Property]:
         """What a submission is checked against: the properties given, else the assignment's enabled ones at its points."""
@@ -133,11 +135,21 @@ class Session:
             self.cells[existing] = outcome
 
     def request(self, op: str, args: dict, *, doing: str) -> dict:
+        self.send([wire.encode({"op": op, "args": args})], doing=doing)
+        return self.receive(doing=doing)
+
+    def send(self, frames: list[bytes], *, doing: str) -> None:
+        self._usable_worker().send(frames, doing=doing, seconds=min(self.limits.call_seconds, self.remaining()))
+
+    def receive(self, *, doing: str) -> dict:
+        return self._usable_worker().receive(doing=doing, seconds=min(self.limits.call_seconds, self.remaining()))
+
+    def _usable_worker(self) -> Worker:
         if self.remaining() <= 0:
             raise WorkerLost("timeout", say("timeout", seconds=self.limits.total_seconds, doing=say("total_limit")))
         if self.worker is None or self.worker.lost is not None:
             raise WorkerLost("crashed", say("not_run", reason=say("worker_lost_earlier")))
-        return self.worker.request(op, args, doing=doing, seconds=min(self.limits.call_seconds, self.remaining()))
+        return self.worker
 
     def ensure_worker(self) -> None:
         """Replace a lost worker before the next property."""

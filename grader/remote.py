@@ -299,6 +299,12 @@ class Executor:
         self.models.pop(ref, None)
         return {}
 
+    def forget(self) -> None:
+        """A new example begins: earlier models and files go, and handles count from 1 again."""
+        self.models.clear()
+        self.files.clear()
+        self._handles = itertools.count(1)
+
     # -- helpers ----------------------------------------------------------------
 
     def _lookup(self, name: str):
@@ -390,8 +396,11 @@ class Executor:
         method = getattr(self, f"op_{op}", None)
         if method is None:
             return {"status": "protocol", "message": f"unknown request {op!r}"}
+        args = dict(request.get("args", {}))
+        if args.pop("$forget", False):
+            self.forget()
         try:
-            return {"status": "ok", "reply": method(**request.get("args", {}))}
+            return {"status": "ok", "reply": method(**args)}
         except StudentRaised as raised:
             return {"status": "raised", "error": short_error(raised.error)}
         except Exception as error:  # noqa: BLE001 - a request the submission's state cannot answer

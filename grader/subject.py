@@ -9,6 +9,7 @@ Both go through the same wire format, so a property cannot tell them apart.
 from __future__ import annotations
 
 import tempfile
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,7 +22,15 @@ from grader.remote import Executor
 
 
 class Channel(Protocol):
+    """Where a subject's requests go: ``send`` queues encoded requests, ``receive`` returns the replies
+    in the same order (``request`` is the two in one). Queued requests are answered one at a time,
+    each under its own limit, exactly as if each had been sent after the previous reply."""
+
     def request(self, op: str, args: dict, *, doing: str | Message) -> dict: ...
+
+    def send(self, frames: list[bytes], *, doing: str | Message) -> None: ...
+
+    def receive(self, *, doing: str | Message) -> dict: ...
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,7 @@ class Subject:
     names: dict = field(default_factory=dict)
     cuda: bool = False  # compare CUDA against CPU; set by the engine from --device and the worker's answer
     spellings: dict = field(default_factory=dict)  # contract name -> the alias the submission defines it under
+    _new_example: bool = field(default=False, repr=False)
 
     @classmethod
     def in_process(cls, namespace: dict, wanted: list[str]) -> "Subject":
@@ -108,7 +118,15 @@ class Subject:
         """The name the submission defines for contract name ``name``; properties and feedback keep the contract name."""
         return self.spellings.get(name, name)
 
+    def begin_example(self) -> None:
+        """Models and files of earlier examples are forgotten with the next request, and handles count
+        from 1 again: an example's requests are then the same whatever ran before it (see replay.py)."""
+        self._new_example = True
+
     def _ask(self, op: str, doing: str | Message, **args) -> dict:
+        if self._new_example:
+            args["$forget"] = True
+            self._new_example = False
         return self.channel.request(op, args, doing=doing)
 
     def call(self, name: str, *args, device: str | None = None, doing: str | Message | None = None) -> Answer:
@@ -207,10 +225,17 @@ class LoopbackChannel:
 
     def __init__(self, executor: Executor):
         self.executor = executor
+        self._replies: deque[bytes] = deque()
 
     def request(self, op: str, args: dict, *, doing: str | Message) -> dict:
-        request = wire.decode(wire.encode({"op": op, "args": args}))
-        return unwrap(wire.decode(wire.encode(self.executor.handle(request))), doing)
+        self.send([wire.encode({"op": op, "args": args})], doing=doing)
+        return self.receive(doing=doing)
+
+    def send(self, frames: list[bytes], *, doing: str | Message) -> None:
+        self._replies.extend(wire.encode(self.executor.handle(wire.decode(frame))) for frame in frames)
+
+    def receive(self, *, doing: str | Message) -> dict:
+        return unwrap(wire.decode(self._replies.popleft()), doing)
 
 
 def unwrap(reply: dict, doing: str | Message) -> dict:

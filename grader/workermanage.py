@@ -346,27 +346,49 @@ class Worker:
 
     def request(self, op: str, args: dict, *, doing: str, seconds: float | None = None) -> dict:
         """Send one request and wait for its reply, at most ``seconds`` (the per-call limit by default)."""
+        self.send([wire.encode({"op": op, "args": args})], doing=doing, seconds=seconds)
+        return self.receive(doing=doing, seconds=seconds)
+
+    def send(self, frames: list[bytes], *, doing: str, seconds: float | None = None) -> None:
+        """Queue encoded requests; the worker answers them in order, one reply each (see ``receive``)."""
         if self.lost is not None:
             raise self.lost
         seconds = self.limits.call_seconds if seconds is None else seconds
-        deadline = time.monotonic() + seconds
-        self._send(wire.encode({"op": op, "args": args}), deadline, doing, seconds)
-        return unwrap(self._reply(deadline, doing, seconds), doing)
+        data = b"".join(len(frame).to_bytes(8, "big") + frame for frame in frames)
+        self._send(data, time.monotonic() + seconds, doing, seconds)
 
-    def _send(self, frame: bytes, deadline: float, doing: str, seconds: float) -> None:
-        """Write a request without ever blocking past the deadline (a worker may stop reading)."""
+    def receive(self, *, doing: str, seconds: float | None = None) -> dict:
+        """The reply to the oldest request not yet answered, waited for at most ``seconds``."""
+        if self.lost is not None:
+            raise self.lost
+        seconds = self.limits.call_seconds if seconds is None else seconds
+        return unwrap(self._reply(time.monotonic() + seconds, doing, seconds), doing)
+
+    def _send(self, data: bytes, deadline: float, doing: str, seconds: float) -> None:
+        """Write requests without ever blocking past the deadline (a worker may stop reading), taking in
+        replies meanwhile: a worker blocked on a full reply pipe reads no more requests."""
         if self.pipes is not None:
-            written = self.pipes.write(len(frame).to_bytes(8, "big") + frame, deadline)
+            written = self.pipes.write(data, deadline)
             if written is None:
                 self._lose("timeout", doing, seconds)
             if not written:
                 self._lose("crashed", doing)
             return
-        view = memoryview(len(frame).to_bytes(8, "big") + frame)
+        view = memoryview(data)
         while view:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([], [self._request_write], [], left)[1]:
+            readable, writable, _ = select.select([self._reply_read], [self._request_write], [], left) if left > 0 else ([], [], [])
+            if not readable and not writable:
                 self._lose("timeout", doing, seconds)
+            if readable:
+                chunk = os.read(self._reply_read, 1 << 16)
+                if not chunk:
+                    self._lose("crashed", doing)
+                if len(self._received) + len(chunk) > MAX_REPLY_BYTES:
+                    self._lose("protocol", doing)
+                self._received += chunk
+            if not writable:
+                continue
             try:
                 written = os.write(self._request_write, view[: 1 << 16])
             except BlockingIOError:

@@ -1,6 +1,6 @@
 """Replaying the examples of properties that held: the same verdicts as Hypothesis, in less time.
 
-``check.PassingExamples`` rests on one premise: with a fixed seed, Hypothesis
+``replay.PassingExamples`` rests on one premise: with a fixed seed, Hypothesis
 generates the same examples for every subject on which a property holds. The
 first test checks that premise; the others check that a class run's verdicts
 (examples replayed) are those of grading each subject alone (no replay).
@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import strategies as st
 
 import reference
-from grader.check import PassingExamples, check
-from grader.properties import CATALOGUE, catalogue, contract_names
-from grader.subject import Subject
+from grader import wire
+from grader.check import PROFILES, check
+from grader.outcomes import StudentError, fail
+from grader.properties import CATALOGUE, Property, catalogue, contract_names
+from grader.replay import Example, PassingExamples
+from grader.strategies import tensors
+from grader.subject import Model, Subject
 
 try:
     import wrong_subjects
@@ -66,7 +71,7 @@ def test_hypothesis_generates_the_same_examples_for_every_passing_subject(pid):
         given = subject(namespace)
         if check(CATALOGUE[pid], given, seed=SEED, profile=PROFILE, examples=examples).kind != "passed":
             continue
-        runs.append(examples.get(PassingExamples.key(CATALOGUE[pid], given, SEED, PROFILE)))
+        runs.append([example.draws for example in examples.get(PassingExamples.key(CATALOGUE[pid], given, SEED, PROFILE))])
     assert runs, pid
     assert all(len(run) == len(runs[0]) and all(map(same, run, runs[0])) for run in runs)
 
@@ -93,9 +98,9 @@ def test_examples_that_draw_differently_are_generated_afresh():
     given = reference_subject()
     examples = PassingExamples()
     key = PassingExamples.key(prop, given, SEED, PROFILE)
-    examples.keep(key, [[("not a label the property uses", 1)]])
+    examples.keep(key, [Example([("not a label the property uses", 1)], [])])
     assert check(prop, given, seed=SEED, profile=PROFILE, examples=examples).kind == "passed"
-    assert examples.get(key)[0][0][0] == "dtype"  # re-recorded from Hypothesis
+    assert examples.get(key)[0].draws[0][0] == "dtype"  # re-recorded from Hypothesis
 
 
 def test_a_replayed_failure_is_found_and_shrunk_by_hypothesis():
@@ -112,3 +117,140 @@ def test_draws_that_depend_on_the_names_a_subject_defines_are_kept_apart():
     everything = reference_subject()
     only_step = subject({"step": reference.step})
     assert PassingExamples.key(prop, everything, SEED, PROFILE) != PassingExamples.key(prop, only_step, SEED, PROFILE)
+
+
+# -- requests sent ahead (ScriptedChannel) -------------------------------------------------------
+
+F_THEN_G = Property("f_then_g_is_g_of_f", "activations", "g(f(x)) is f(x) + 1", "g(f(x)) 等于 f(x) + 1", ("f", "g"), 1.0,
+                    check=lambda subject, data: _f_then_g(subject, data), max_examples=10)
+
+
+def _f_then_g(subject, data):
+    """A property whose second request carries the first one's answer: it differs between subjects."""
+    x = data.draw(tensors(torch.float64, st.tuples(st.integers(1, 4)), bound=100.0), label="x")
+    y = subject.call("f", x).tensor("f(x)")
+    z = subject.call("g", y).tensor("g(f(x))")
+    if not torch.equal(z, y + 1):
+        raise fail("unchecked", type="mismatch", message=f"g({y.tolist()}) = {z.tolist()}")
+
+
+class CountingChannel:
+    """A channel that counts hand-overs (``send`` calls) and the requests they carry."""
+
+    def __init__(self, channel):
+        self.channel, self.sends, self.requests = channel, 0, 0
+
+    def request(self, op, args, *, doing):
+        self.send([wire.encode({"op": op, "args": args})], doing=doing)
+        return self.receive(doing=doing)
+
+    def send(self, frames, *, doing):
+        self.sends, self.requests = self.sends + 1, self.requests + len(frames)
+        self.channel.send(frames, doing=doing)
+
+    def receive(self, *, doing):
+        return self.channel.receive(doing=doing)
+
+
+def counted(namespace: dict, names: list[str]) -> tuple[Subject, CountingChannel]:
+    given = Subject.in_process(namespace, names)
+    counter = CountingChannel(given.channel)
+    given.channel = counter
+    return given, counter
+
+
+def test_a_replay_hands_recorded_requests_over_in_runs():
+    prop = CATALOGUE["step_matches_definition"]
+    examples = PassingExamples()
+    assert check(prop, reference_subject(), seed=SEED, profile=PROFILE, examples=examples).kind == "passed"
+    given, counter = counted(dict(vars(reference)), contract_names())
+    assert check(prop, given, seed=SEED, profile=PROFILE, examples=examples).kind == "passed"
+    assert counter.requests == PROFILES[PROFILE] and counter.sends == 1
+
+
+def test_a_request_that_differs_from_the_recording_is_answered_on_its_own():
+    """Subject B's f doubles, so its g requests differ from A's recording: the replies sent ahead
+    for A's requests are dropped, and every g(f(x)) B is asked is answered for B's own f(x)."""
+    examples = PassingExamples()
+    a = {"f": lambda x: x, "g": lambda y: y + 1}
+    b = {"f": lambda x: 2 * x, "g": lambda y: y + 1}
+    recorded, _ = counted(a, ["f", "g"])
+    assert check(F_THEN_G, recorded, seed=SEED, profile=PROFILE, examples=examples).kind == "passed"
+    replayed, counter = counted(b, ["f", "g"])
+    assert check(F_THEN_G, replayed, seed=SEED, profile=PROFILE, examples=examples).kind == "passed"
+    assert counter.requests > counter.sends > 1  # a run went ahead, then the rest went on its own
+
+
+def test_each_example_counts_handles_from_one():
+    given = reference_subject()
+    first = given.new("seq_net")
+    assert given.new("seq_net").ref == first.ref + 1
+    given.begin_example()
+    assert given.new("seq_net").ref == 1
+    with pytest.raises(StudentError):
+        given.forward(Model(2, "x"), torch.zeros(1, 2), doing="forward")  # an earlier example's model is gone
+
+
+# -- sent ahead to a worker: each request still answered, timed and blamed on its own ------------
+
+CORRECT_STEP = "import torch\n\ndef step(z):\n    return (z >= 0).to(z.dtype)\n"
+
+
+def a_later_example(prop) -> tuple[int, torch.Tensor]:
+    """The first recorded example, after the first two, whose z has a dtype and shape no earlier one has."""
+    examples = PassingExamples()
+    given = subject({"step": reference.step})
+    assert check(prop, given, seed=SEED, profile=PROFILE, examples=examples).kind == "passed"
+    zs = [dict(example.draws)["z"] for example in examples.get(PassingExamples.key(prop, given, SEED, PROFILE))]
+    seen = {(z.dtype, tuple(z.shape)) for z in zs[:2]}
+    for index, z in enumerate(zs[2:], start=2):
+        if (z.dtype, tuple(z.shape)) not in seen:
+            return index, z
+        seen.add((z.dtype, tuple(z.shape)))
+    raise AssertionError("every later example repeats an earlier dtype and shape")
+
+
+@pytest.mark.parametrize("misbehaviour, kind", [("while True:\n            pass", "timeout"), ("os._exit(3)", "crashed")])
+def test_a_request_sent_ahead_that_hangs_or_crashes_is_blamed_on_itself(tmp_path, monkeypatch, misbehaviour, kind):
+    from grader import grade as engine
+    from grader.compare import call, show
+    from grader.load import load_all
+    from grader.workermanage import Limits
+
+    prop = CATALOGUE["step_matches_definition"]
+    index, z = a_later_example(prop)
+    (tmp_path / "good").mkdir()
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "good" / "step.py").write_text(CORRECT_STEP)
+    (tmp_path / "bad" / "step.py").write_text(CORRECT_STEP.replace("def step(z):\n", (
+        f"import os\n\ndef step(z):\n    if z.dtype == {z.dtype} and tuple(z.shape) == {tuple(z.shape)}:\n"
+        f"        {misbehaviour}\n")))
+    monkeypatch.setattr(engine, "PASSING_EXAMPLES", PassingExamples())
+    sent = []
+    send = engine.Session.send
+    monkeypatch.setattr(engine.Session, "send", lambda self, frames, *, doing: (sent.append(len(frames)), send(self, frames, doing=doing))[1])
+    options = engine.Options(profile=PROFILE, properties=[prop], limits=Limits(call_seconds=2, total_seconds=60))
+    good, bad = load_all([str(tmp_path / "good" / "step.py"), str(tmp_path / "bad" / "step.py")])
+    assert engine.grade(good, options).verdicts[0].kind == "passed"
+    sent.clear()
+    (verdict,) = engine.grade(bad, options).verdicts
+    assert max(sent) > index  # the misbehaving request went with the ones before it
+    assert verdict.kind == kind
+    assert call("step", show(z)).render("en") in verdict.message.render("en"), (index, verdict.message.render("en"))
+
+
+def test_requests_sent_ahead_never_wait_on_a_full_reply_pipe(tmp_path):
+    """Megabytes of requests in one send: the worker's replies are taken in while the requests go out."""
+    from grader.workermanage import Limits, Worker
+
+    (tmp_path / "echo.py").write_text("def echo(x):\n    return x\n")
+    worker = Worker(tmp_path, limits=Limits(call_seconds=20), seed=0, device="cpu")
+    try:
+        worker.start()
+        assert worker.request("run_module", {"source": "def echo(x):\n    return x\n", "filename": "echo.py"}, doing="echo.py")["ok"]
+        inputs = [torch.full((4096,), float(i), dtype=torch.float64) for i in range(400)]
+        worker.send([wire.encode({"op": "call", "args": {"name": "echo", "args": [x]}}) for x in inputs], doing="echo")
+        for x in inputs:
+            assert torch.equal(worker.receive(doing="echo")["result"]["value"], x)
+    finally:
+        worker.stop()

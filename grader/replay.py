@@ -1,0 +1,208 @@
+"""Replay: a class's later submissions are checked on the examples an earlier one passed.
+
+With a fixed seed Hypothesis generates the same examples for every subject on
+which a property holds (the choices depend on the seed and on the draws alone),
+so the next subject of a class replays them instead of paying for generation
+again: same inputs, same verdict, a fraction of the time. A replayed example
+that fails, or that draws differently, sends the subject through Hypothesis in
+full (generation and shrinking), exactly as if nothing had been recorded.
+Draws may depend on the names a subject defines (they are part of the key),
+never on its answers.
+
+The requests each example made are recorded too. While a replay asks exactly
+what was recorded, runs of requests that only call contract functions on drawn
+inputs, build models or read them are sent to the worker together
+(``ScriptedChannel``): one hand-over between the processes for many requests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+
+from grader import wire
+from grader.outcomes import StudentError, WorkerLost
+from grader.properties import Property
+
+# Requests that may be sent before the property asks for them: they call a contract function on
+# values (no model or file handed over), build a model, or read one, never change one.
+MAY_GO_AHEAD = frozenset({"call", "grad", "new", "forward", "state_dict", "describe", "stack", "scratch_path", "drop"})
+AHEAD_REQUESTS = 64
+AHEAD_BYTES = 32 * 1024
+
+
+class Diverged(BaseException):
+    """A replayed example asked for a draw that was not recorded: it must be generated afresh."""
+
+
+def fresh_copy(value):
+    """A copy no later use can change: tensors cloned, containers rebuilt, immutable values shared
+    (what ``copy.deepcopy`` gives for drawn values, several times faster)."""
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, dict):
+        return {key: fresh_copy(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(fresh_copy(item) for item in value)
+    return value
+
+
+@dataclass
+class Example:
+    """One example that held: what it drew (copies, as drawn) and the requests it made (encoded,
+    each with whether it may go ahead)."""
+
+    draws: list
+    requests: list
+
+
+def may_go_ahead(op: str, args: dict) -> bool:
+    handles = any(isinstance(arg, dict) and ("$model" in arg or "$file" in arg) for arg in args.get("args", ()))
+    return op in MAY_GO_AHEAD and not handles
+
+
+class RecordingData:
+    """Hypothesis's ``data``, noting every value drawn (a copy, as drawn) for a later replay."""
+
+    def __init__(self, data, draws: list):
+        self._data = data
+        self._draws = draws
+
+    def draw(self, strategy, label=None):
+        value = self._data.draw(strategy, label=label)
+        self._draws.append((label, fresh_copy(value)))
+        return value
+
+
+class ReplayData:
+    """Stands in for ``data`` and hands back one recorded example's values, in order."""
+
+    def __init__(self, draws: list):
+        self._draws = draws
+        self._next = 0
+
+    def draw(self, strategy, label=None):
+        if self._next >= len(self._draws) or self._draws[self._next][0] != label:
+            raise Diverged
+        value = self._draws[self._next][1]
+        self._next += 1
+        return fresh_copy(value)
+
+    @property
+    def finished(self) -> bool:
+        return self._next == len(self._draws)
+
+
+class RecordingChannel:
+    """Passes a subject's requests on, noting each one for a later replay."""
+
+    def __init__(self, channel):
+        self.channel = channel
+        self.requests: list[tuple[bytes, bool]] = []
+
+    def request(self, op: str, args: dict, *, doing) -> dict:
+        frame = wire.encode({"op": op, "args": args})
+        self.requests.append((frame, may_go_ahead(op, args)))
+        self.channel.send([frame], doing=doing)
+        return self.channel.receive(doing=doing)
+
+
+class ScriptedChannel:
+    """Passes a subject's requests on, sending ahead what the recording says comes next.
+
+    A request that is the next recorded one and may go ahead is sent together with the
+    recorded requests after it that may too; their replies are taken in order as the
+    property asks. The worker still answers each request on its own and in the recorded
+    order, each under the per-call limit, so nothing the subject sees changes. The
+    first request that differs from the recording ends the script: replies still in
+    flight are read and dropped (at most one run of requests that build or read), and
+    from then on every request goes on its own.
+    """
+
+    def __init__(self, channel, script: list[tuple[bytes, bool]]):
+        self.channel = channel
+        self.script = script
+        self.position = 0
+        self.in_flight = 0
+        self.on_script = True
+        self.doing = ""  # what the property last asked for, named if dropping the replies after it fails
+
+    def request(self, op: str, args: dict, *, doing) -> dict:
+        frame = wire.encode({"op": op, "args": args})
+        self.doing = doing
+        if self.on_script and self.position < len(self.script) and self.script[self.position][0] == frame:
+            if not self.in_flight:
+                self._send_ahead(doing)
+            self.position += 1
+            self.in_flight -= 1
+            return self.channel.receive(doing=doing)
+        self.leave_script()
+        self.channel.send([frame], doing=doing)
+        return self.channel.receive(doing=doing)
+
+    def _send_ahead(self, doing) -> None:
+        end, size = self.position + 1, len(self.script[self.position][0])
+        if self.script[self.position][1]:
+            while end < len(self.script) and self.script[end][1] and end - self.position < AHEAD_REQUESTS:
+                size += len(self.script[end][0])
+                if size > AHEAD_BYTES:
+                    break
+                end += 1
+        self.channel.send([frame for frame, _ in self.script[self.position : end]], doing=doing)
+        self.in_flight = end - self.position
+
+    def leave_script(self) -> None:
+        """Stop following the recording; the replies still owed are read and dropped."""
+        self.on_script = False
+        while self.in_flight:
+            self.in_flight -= 1
+            try:
+                self.channel.receive(doing=self.doing)
+            except StudentError:
+                pass
+
+
+class PassingExamples:
+    """The examples of properties that held, kept for one grading process (see the module's docstring)."""
+
+    def __init__(self):
+        self._examples: dict[tuple, list[Example]] = {}
+
+    @staticmethod
+    def key(prop: Property, subject, seed: int, profile: str) -> tuple:
+        return prop.id, seed, profile, bool(subject.cuda), tuple(sorted(subject.names))
+
+    def get(self, key: tuple) -> list[Example] | None:
+        return self._examples.get(key)
+
+    def keep(self, key: tuple, examples: list[Example]) -> None:
+        self._examples[key] = examples
+
+
+# One per grading process (a controller of a class run grades many subjects in turn).
+PASSING_EXAMPLES = PassingExamples()
+
+
+def replay(prop: Property, subject, examples: list[Example]) -> bool:
+    """True when the property holds on every recorded example; False sends it to Hypothesis.
+
+    A lost worker or a skip is not a matter of inputs: it ends the check as it would under Hypothesis."""
+    channel = ScriptedChannel(subject.channel, [request for example in examples for request in example.requests])
+    scripted = replace(subject, channel=channel)
+    try:
+        for example in examples:
+            data = ReplayData(example.draws)
+            scripted.begin_example()
+            try:
+                prop.check(scripted, data)
+            except (Exception, Diverged):  # noqa: BLE001 - any failure is Hypothesis's to find and shrink
+                return False
+            if not data.finished:
+                return False
+        return True
+    finally:
+        try:
+            channel.leave_script()  # the channel is the check's again, with nothing owed on it
+        except WorkerLost:
+            pass  # the next property starts in a fresh worker
