@@ -9,9 +9,10 @@ full (generation and shrinking), exactly as if nothing had been recorded.
 Draws may depend on the names a subject defines (they are part of the key),
 never on its answers.
 
-The requests each example made are recorded too. While a replay asks exactly
-what was recorded, runs of requests that only call contract functions on drawn
-inputs, build models or read them are sent to the worker together
+The requests each example made are recorded too, and a replay must make exactly
+those (a request that differs sends the property to Hypothesis, as a different
+draw does). Runs of recorded requests that only call contract functions on
+values, build models or read them are then sent to the worker together
 (``ScriptedChannel``): one hand-over between the processes for many requests.
 """
 
@@ -109,15 +110,14 @@ class RecordingChannel:
 
 
 class ScriptedChannel:
-    """Passes a subject's requests on, sending ahead what the recording says comes next.
+    """Passes a replayed subject's requests on, sending ahead what the recording says comes next.
 
-    A request that is the next recorded one and may go ahead is sent together with the
-    recorded requests after it that may too; their replies are taken in order as the
-    property asks. The worker still answers each request on its own and in the recorded
-    order, each under the per-call limit, so nothing the subject sees changes. The
-    first request that differs from the recording ends the script: replies still in
-    flight are read and dropped (at most one run of requests that build or read), and
-    from then on every request goes on its own.
+    A request that may go ahead is sent together with the recorded requests after it
+    that may too; their replies are taken in order as the property asks. The worker
+    still answers each request on its own and in the recorded order, each under the
+    per-call limit, so nothing the subject sees changes. A request that is not the
+    next recorded one raises ``Diverged``: the replay ends there and Hypothesis
+    checks the property afresh (``drop_in_flight`` first reads the replies still owed).
     """
 
     def __init__(self, channel, script: list[tuple[bytes, bool]]):
@@ -125,20 +125,17 @@ class ScriptedChannel:
         self.script = script
         self.position = 0
         self.in_flight = 0
-        self.on_script = True
         self.doing = ""  # what the property last asked for, named if dropping the replies after it fails
 
     def request(self, op: str, args: dict, *, doing) -> dict:
         frame = wire.encode({"op": op, "args": args})
+        if self.position >= len(self.script) or self.script[self.position][0] != frame:
+            raise Diverged
         self.doing = doing
-        if self.on_script and self.position < len(self.script) and self.script[self.position][0] == frame:
-            if not self.in_flight:
-                self._send_ahead(doing)
-            self.position += 1
-            self.in_flight -= 1
-            return self.channel.receive(doing=doing)
-        self.leave_script()
-        self.channel.send([frame], doing=doing)
+        if not self.in_flight:
+            self._send_ahead(doing)
+        self.position += 1
+        self.in_flight -= 1
         return self.channel.receive(doing=doing)
 
     def _send_ahead(self, doing) -> None:
@@ -152,9 +149,8 @@ class ScriptedChannel:
         self.channel.send([frame for frame, _ in self.script[self.position : end]], doing=doing)
         self.in_flight = end - self.position
 
-    def leave_script(self) -> None:
-        """Stop following the recording; the replies still owed are read and dropped."""
-        self.on_script = False
+    def drop_in_flight(self) -> None:
+        """Read and drop the replies still owed, so the channel is in step again."""
         while self.in_flight:
             self.in_flight -= 1
             try:
@@ -203,6 +199,6 @@ def replay(prop: Property, subject, examples: list[Example]) -> bool:
         return True
     finally:
         try:
-            channel.leave_script()  # the channel is the check's again, with nothing owed on it
+            channel.drop_in_flight()  # the channel is the check's again, with nothing owed on it
         except WorkerLost:
             pass  # the next property starts in a fresh worker

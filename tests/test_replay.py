@@ -168,7 +168,7 @@ def test_a_replay_hands_recorded_requests_over_in_runs():
     assert counter.requests == PROFILES[PROFILE] and counter.sends == 1
 
 
-def test_a_request_that_differs_from_the_recording_is_answered_on_its_own():
+def test_a_request_that_differs_from_the_recording_sends_the_property_to_hypothesis():
     """Subject B's f doubles, so its g requests differ from A's recording: the replies sent ahead
     for A's requests are dropped, and every g(f(x)) B is asked is answered for B's own f(x)."""
     examples = PassingExamples()
@@ -176,9 +176,12 @@ def test_a_request_that_differs_from_the_recording_is_answered_on_its_own():
     b = {"f": lambda x: 2 * x, "g": lambda y: y + 1}
     recorded, _ = counted(a, ["f", "g"])
     assert check(F_THEN_G, recorded, seed=SEED, profile=PROFILE, examples=examples).kind == "passed"
+    key = PassingExamples.key(F_THEN_G, recorded, SEED, PROFILE)
+    first_recording = examples.get(key)
     replayed, counter = counted(b, ["f", "g"])
     assert check(F_THEN_G, replayed, seed=SEED, profile=PROFILE, examples=examples).kind == "passed"
-    assert counter.requests > counter.sends > 1  # a run went ahead, then the rest went on its own
+    assert counter.sends > 1 and counter.requests > counter.sends  # a run went ahead, then Hypothesis asked one by one
+    assert examples.get(key) is not first_recording  # recorded again, from B
 
 
 def test_each_example_counts_handles_from_one():
