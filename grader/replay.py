@@ -11,8 +11,7 @@ never on its answers.
 
 The requests each example made are recorded too, and a replay must make exactly
 those (a request that differs sends the property to Hypothesis, as a different
-draw does). Runs of recorded requests that only call contract functions on
-values, build models or read them are then sent to the worker together
+draw does). Runs of recorded requests are then sent to the worker together
 (``ScriptedChannel``): one hand-over between the processes for many requests.
 """
 
@@ -26,15 +25,15 @@ from grader import wire
 from grader.outcomes import StudentError, WorkerLost
 from grader.properties import Property
 
-# Requests that may be sent before the property asks for them: they call a contract function on
-# values (no model or file handed over), build a model, or read one, never change one.
-MAY_GO_AHEAD = frozenset({"call", "grad", "new", "forward", "state_dict", "describe", "stack", "scratch_path", "drop"})
+# Sent only when the property asks: propgrade's own training loop, the one request too slow to
+# risk running for nothing (after a request that differs, the replies sent ahead are dropped).
+NEVER_AHEAD = frozenset({"fit"})
 AHEAD_REQUESTS = 64
 AHEAD_BYTES = 32 * 1024
 
 
 class Diverged(BaseException):
-    """A replayed example asked for a draw that was not recorded: it must be generated afresh."""
+    """A replayed example asked for a draw, or made a request, that was not recorded: it must be generated afresh."""
 
 
 def fresh_copy(value):
@@ -56,11 +55,6 @@ class Example:
 
     draws: list
     requests: list
-
-
-def may_go_ahead(op: str, args: dict) -> bool:
-    handles = any(isinstance(arg, dict) and ("$model" in arg or "$file" in arg) for arg in args.get("args", ()))
-    return op in MAY_GO_AHEAD and not handles
 
 
 class RecordingData:
@@ -104,7 +98,7 @@ class RecordingChannel:
 
     def request(self, op: str, args: dict, *, doing) -> dict:
         frame = wire.encode({"op": op, "args": args})
-        self.requests.append((frame, may_go_ahead(op, args)))
+        self.requests.append((frame, op not in NEVER_AHEAD))
         self.channel.send([frame], doing=doing)
         return self.channel.receive(doing=doing)
 
