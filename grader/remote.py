@@ -332,7 +332,13 @@ class Executor:
         """Plain data for anything student code returned; models stay here behind a handle."""
         kind = qualified_type(value)
         if isinstance(value, torch.Tensor):
-            plain = torch.Tensor.as_subclass(value, torch.Tensor)
+            try:
+                plain = torch.Tensor.as_subclass(value, torch.Tensor)
+            except Exception:  # noqa: BLE001 - sparse and other layouts have no plain view
+                plain = None
+            if plain is None or plain.layout != torch.strided or not wire.crosses(plain.dtype):
+                what = "no dense storage" if plain is None else plain.layout if plain.layout != torch.strided else plain.dtype
+                return {"kind": "object", "type": f"{kind} ({what})"}
             return {
                 "kind": "tensor",
                 "type": kind,
@@ -562,7 +568,7 @@ def serve(request_fd: int, reply_fd: int) -> None:
         pass
     for fd in (request_fd, reply_fd):
         os.set_inheritable(fd, False)  # children the submission starts must not hold the pipes open
-    wire.write_frame(reply_fd, {"status": "ready", "pid": os.getpid(), "isolation": isolation})
+    wire.write_frame(reply_fd, wire.encode({"status": "ready", "pid": os.getpid(), "isolation": isolation}))
     while True:
         try:
             request = read_frame(request_fd)
@@ -570,9 +576,10 @@ def serve(request_fd: int, reply_fd: int) -> None:
             return
         reply = executor.handle(request)
         try:
-            wire.write_frame(reply_fd, reply)
-        except TypeError as error:
-            wire.write_frame(reply_fd, {"status": "raised", "error": short_error(error)})
+            frame = wire.encode(reply)
+        except Exception as error:  # noqa: BLE001 - an answer that cannot be sent is an answer too, never the worker's end
+            frame = wire.encode({"status": "raised", "error": short_error(error)})
+        wire.write_frame(reply_fd, frame)
 
 
 def warm_up() -> None:

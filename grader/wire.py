@@ -29,6 +29,7 @@ _DTYPES = {
 }
 _NAMES = {dtype: name for name, dtype in _DTYPES.items()}
 _LENGTH = struct.Struct(">Q")
+_CONTAINERS = (dict, list)  # what json.loads builds that may hold more than one value
 
 
 class WireError(Exception):
@@ -39,6 +40,11 @@ def dtype_name(dtype: torch.dtype) -> str:
     return _NAMES.get(dtype, str(dtype).removeprefix("torch."))
 
 
+def crosses(dtype: torch.dtype) -> bool:
+    """Whether tensors of ``dtype`` can be sent (quantized ones, for example, cannot)."""
+    return dtype in _NAMES
+
+
 def dtype_from_name(name: str) -> torch.dtype:
     try:
         return _DTYPES[name]
@@ -46,26 +52,30 @@ def dtype_from_name(name: str) -> torch.dtype:
         raise WireError(f"dtype {name!r} cannot cross the wire") from None
 
 
+_SCALARS = frozenset({str, int, bool, type(None)})  # exact types that JSON carries as they are
+
+
 def encode(message) -> bytes:
     """Serialise plain data (dict/list/str/number/None/tensor) into one frame."""
     blobs: list[bytes] = []
 
     def walk(value):
+        kind = type(value)
+        if kind is dict:
+            return {str(key): item if type(item) in _SCALARS else walk(item) for key, item in value.items()}
+        if kind is list or kind is tuple:
+            return [item if type(item) in _SCALARS else walk(item) for item in value]
+        if kind in _SCALARS:
+            return value
+        if kind is float:
+            return value if math.isfinite(value) else {"$float": repr(value)}
         if isinstance(value, torch.Tensor):
-            tensor = torch.Tensor.detach(value)
-            header = {"$tensor": dtype_name(tensor.dtype), "shape": list(tensor.shape)}
-            if tensor.device.type == "meta":
-                header["meta"] = True
-                return header
-            data = tensor.cpu().contiguous()
-            header["blob"] = len(blobs)
-            blobs.append(data.reshape(-1).view(torch.uint8).numpy().tobytes() if data.numel() else b"")
-            return header
+            return _tensor_header(value, blobs)
         if isinstance(value, dict):
             return {str(key): walk(item) for key, item in value.items()}
         if isinstance(value, (list, tuple)):
             return [walk(item) for item in value]
-        if value is None or isinstance(value, (bool, int, str)):
+        if isinstance(value, (bool, int, str)):
             return value
         if isinstance(value, float):
             return value if math.isfinite(value) else {"$float": repr(value)}
@@ -76,6 +86,26 @@ def encode(message) -> bytes:
     for blob in blobs:
         parts += [_LENGTH.pack(len(blob)), blob]
     return b"".join(parts)
+
+
+def _tensor_header(value: torch.Tensor, blobs: list[bytes]) -> dict:
+    tensor = torch.Tensor.detach(value)
+    header = {"$tensor": dtype_name(tensor.dtype), "shape": list(tensor.shape)}
+    if tensor.device.type == "meta":
+        header["meta"] = True
+        return header
+    header["blob"] = len(blobs)
+    blobs.append(_raw_bytes(tensor.cpu()))
+    return header
+
+
+def _raw_bytes(tensor: torch.Tensor) -> bytes:
+    """The elements in row-major order, as stored: through numpy where it has the dtype, else as bytes."""
+    try:
+        return tensor.numpy().tobytes()
+    except (TypeError, RuntimeError):  # bfloat16 has no numpy dtype; conjugate and negative views refuse
+        data = tensor.resolve_conj().resolve_neg().contiguous()
+        return data.reshape(-1).view(torch.uint8).numpy().tobytes() if data.numel() else b""
 
 
 def decode(frame: bytes):
@@ -103,14 +133,15 @@ def decode(frame: bytes):
         raise WireError("trailing bytes after frame")
 
     def rebuild(value):
-        if isinstance(value, dict):
+        kind = type(value)
+        if kind is dict:
             if "$tensor" in value:
                 return _tensor(value, blobs)
             if "$float" in value:
                 return float(value["$float"])
-            return {key: rebuild(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [rebuild(item) for item in value]
+            return {key: rebuild(item) if type(item) in _CONTAINERS else item for key, item in value.items()}
+        if kind is list:
+            return [rebuild(item) if type(item) in _CONTAINERS else item for item in value]
         return value
 
     try:
@@ -132,7 +163,7 @@ def _tensor(header: dict, blobs: list[bytes]) -> torch.Tensor:
     if not isinstance(index, int) or not 0 <= index < len(blobs):
         raise WireError("tensor refers to a missing blob")
     blob = blobs[index]
-    expected = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
+    expected = math.prod(shape) * dtype.itemsize
     if len(blob) != expected:
         raise WireError(f"tensor of shape {shape} needs {expected} bytes, got {len(blob)}")
     if not blob:
@@ -140,12 +171,11 @@ def _tensor(header: dict, blobs: list[bytes]) -> torch.Tensor:
     return torch.frombuffer(bytearray(blob), dtype=dtype).reshape(shape)
 
 
-def write_frame(fd: int, message) -> None:
+def write_frame(fd: int, frame: bytes) -> None:
+    """Write one encoded frame, length first, all of it."""
     import os
 
-    data = encode(message)
-    data = _LENGTH.pack(len(data)) + data
-    view = memoryview(data)
+    view = memoryview(_LENGTH.pack(len(frame)) + frame)
     while view:
         written = os.write(fd, view)
         view = view[written:]

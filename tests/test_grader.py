@@ -159,6 +159,29 @@ def test_wire_refuses_anything_but_plain_data():
         wire.decode(forged)
 
 
+COMPLEX = torch.tensor([1 + 2j, -3 - 4j])
+AWKWARD_TENSORS = {
+    "transposed": torch.arange(12.0).reshape(3, 4).t(),
+    "strided": torch.arange(10.0)[::3],
+    "0-d": torch.tensor(2.5, dtype=torch.float64),
+    "empty": torch.zeros(0, 3),
+    "bool": torch.tensor([True, False]),
+    "bfloat16": torch.tensor([1.5, -2.0], dtype=torch.bfloat16),
+    "float16": torch.tensor([1.5, -2.0], dtype=torch.float16),
+    "requires grad": torch.ones(2, requires_grad=True),
+    "conjugate view": COMPLEX.conj(),
+    "negative view": COMPLEX.conj().imag,
+}
+
+
+@pytest.mark.parametrize("name", AWKWARD_TENSORS)
+def test_any_tensor_crosses_the_wire_with_its_values(name):
+    tensor = AWKWARD_TENSORS[name]
+    back = wire.decode(wire.encode({"t": tensor}))["t"]
+    assert back.dtype == tensor.dtype and back.shape == tensor.shape
+    assert torch.equal(back, tensor.detach().resolve_conj().resolve_neg())
+
+
 @pytest.mark.parametrize("forgery", ['{"$tensor": [1, 2], "shape": [2], "blob": 0}', '{"$tensor": "float32", "shape": [1e400], "blob": 0}',
                                      '{"$tensor": "float32", "shape": [99999999999999999999999], "meta": true}', '{"$tensor": "float32", "shape": "2"}'])
 def test_a_forged_tensor_header_is_a_wire_error_not_a_crash(forgery):

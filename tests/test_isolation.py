@@ -437,6 +437,15 @@ def test_meta_tensor_result_is_a_failure_not_a_crash():
     assert kinds(result) == {"step_matches_definition": "failed", "relu_matches_definition": "passed"}
 
 
+def test_exotic_tensors_are_failures_not_errors_or_crashes():
+    result = run(HOSTILE / "exotic_tensors.py", ACTIVATIONS)
+    assert kinds(result) == {"relu_matches_definition": "failed", "step_matches_definition": "failed",
+                             "tanh_matches_definition": "failed", "sigmoid_matches_definition": "passed"}
+    said = messages(result)
+    assert "torch.Tensor (no dense storage)" in said["relu_matches_definition"]
+    assert "torch.Tensor (torch.quint8)" in said["step_matches_definition"]
+
+
 def test_complex_losses_are_a_failure_not_a_crash():
     result = run(HOSTILE / "complex_losses.py", ["train_follows_the_reference_loop", "relu_matches_definition"])  # grade() used to raise here
     assert kinds(result)["train_follows_the_reference_loop"] == "failed"
