@@ -71,14 +71,15 @@ def assert_close(
     atol: float | None = None,
     check_dtype: bool = True,
 ) -> None:
-    """Same shape, same dtype, and every element within ``atol + rtol * |expected|``.
+    """Same shape, same dtype (or, with ``check_dtype=False``, both real or both complex), and every
+    element within ``atol + rtol * |expected|``.
 
     NaN is only accepted where NaN is expected; infinities must match exactly.
     ``inputs`` (same shape as ``expected``) lets the message show the input at
     the worst element, as in "at index (2,) where z = 0.0".
     """
     expect_shape(got, expected.shape, doing)
-    if check_dtype:
+    if check_dtype or got.is_complex() != expected.is_complex():  # a complex answer is never a real one with a tolerance
         expect_dtype(got, expected.dtype, doing)
     default_rtol, default_atol = tolerance(expected.dtype if check_dtype else got.dtype)
     rtol = default_rtol if rtol is None else rtol

@@ -444,6 +444,7 @@ def test_exotic_tensors_are_failures_not_errors_or_crashes():
     said = messages(result)
     assert "torch.Tensor (no dense storage)" in said["relu_matches_definition"]
     assert "torch.Tensor (torch.quint8)" in said["step_matches_definition"]
+    assert "complex64" in said["tanh_matches_definition"]
 
 
 def test_complex_losses_are_a_failure_not_a_crash():

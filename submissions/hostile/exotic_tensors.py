@@ -1,6 +1,6 @@
 # EXPECTED: activations that return tensors no plain comparison can read: `relu` a sparse tensor,
 # `step` a quantized one, `tanh` a complex conjugate view. Each is "failed" ("returned a
-# torch.Tensor (...)", or wrong values), never "error" or "crashed": relu used to be blamed for
+# torch.Tensor (...)", or the wrong dtype), never "error" or "crashed": relu used to be blamed for
 # raising, step's reply used to be a protocol error that cost the worker, and tanh's used to end
 # the worker. `sigmoid` is correct and "passed".
 import torch
