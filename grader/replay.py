@@ -28,6 +28,7 @@ from grader.properties import Property
 # Sent only when the property asks: propgrade's own training loop, the one request too slow to
 # risk running for nothing (after a request that differs, the replies sent ahead are dropped).
 NEVER_AHEAD = frozenset({"fit"})
+# A run sent ahead stops at this many requests or bytes: what a request that differs can waste.
 AHEAD_REQUESTS = 64
 AHEAD_BYTES = 32 * 1024
 

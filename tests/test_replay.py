@@ -8,6 +8,8 @@ first test checks that premise; the others check that a class run's verdicts
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from hypothesis import strategies as st
@@ -29,6 +31,7 @@ except ImportError:  # run with the repository root on sys.path only
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")
 
 SEED, PROFILE = 0, "ci"
+ROOT = Path(__file__).resolve().parents[1]
 CHEAP = [p for p in catalogue() if p.topic in ("activations", "gates", "collapse", "builders", "saveload")]
 WRONG = {w.id: w for w in wrong_subjects.WRONG}
 
@@ -257,3 +260,29 @@ def test_requests_sent_ahead_never_wait_on_a_full_reply_pipe(tmp_path):
             assert torch.equal(worker.receive(doing="echo")["result"]["value"], x)
     finally:
         worker.stop()
+
+
+def test_a_worker_on_standard_streams_replays_with_requests_sent_ahead(monkeypatch):
+    """Where there are no POSIX process limits (Windows), workers talk over their standard streams:
+    a class graded there replays with requests sent ahead and gets the verdicts of grading alone."""
+    import grader.workermanage
+    from grader import grade as engine
+    from grader.load import load_all
+
+    monkeypatch.setattr(grader.workermanage, "posix_process_limits", lambda: False)
+    monkeypatch.setattr(engine, "PASSING_EXAMPLES", PassingExamples())
+    ids = ["relu_matches_definition", "AND_truth_table", "XOR_works_on_any_batch", "seq_net_forward_is_the_formula", "collapse_linear_matches_the_stack"]
+    chosen = [CATALOGUE[i] for i in ids]
+    correct, buggy = load_all([str(ROOT / "submissions" / "correct" / "modern_module.py"), str(ROOT / "submissions" / "buggy" / "gates_column_weights.py")])
+    sent = []
+    send = engine.Session.send
+    monkeypatch.setattr(engine.Session, "send", lambda self, frames, *, doing: (sent.append(len(frames)), send(self, frames, doing=doing))[1])
+    replay_on = engine.Options(profile=PROFILE, properties=chosen)
+    assert all(v.kind == "passed" for v in engine.grade(correct, replay_on).verdicts)
+    sent.clear()
+    replayed = engine.grade(correct, replay_on)
+    assert all(v.kind == "passed" for v in replayed.verdicts) and max(sent) > 1
+    with_replay = engine.grade(buggy, replay_on)
+    alone = engine.grade(buggy, engine.Options(profile=PROFILE, properties=chosen, replay=False))
+    assert [verdict_text(v) for v in with_replay.verdicts] == [verdict_text(v) for v in alone.verdicts]
+    assert any(v.kind == "passed" for v in with_replay.verdicts) and any(v.kind != "passed" for v in with_replay.verdicts)
