@@ -80,7 +80,7 @@ def check(prop: Property, subject, *, seed: int = 0, profile: str = "ci", exampl
     def run(data):
         recording.begin_example()
         if recorder is None:
-            prop.check(subject, data)
+            prop.check(recording, data)
             return
         draws: list = []
         recorder.requests = []

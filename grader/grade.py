@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 import torch
 
-from grader import wire
 from grader.assignment import Assignment, default_assignment
 from grader.check import Verdict, check
 from grader.load import Submission
@@ -26,7 +25,7 @@ from grader.properties import Property
 from grader.properties.common import seq_net_shapes
 from grader.replay import PASSING_EXAMPLES
 from grader.score import SubmissionResult, score
-from grader.subject import Subject
+from grader.subject import Channel, Subject
 from grader.workermanage import Limits, Worker, cores_to_share, memory_text, share_one_core
 
 MAX_RESTARTS = 100
@@ -56,7 +55,7 @@ class Options:
         return self.properties or self.assignment.properties()
 
 
-class Session:
+class Session(Channel):
     """A submission running in a worker, re-run in a fresh worker whenever one is lost.
 
     It is the subject's channel: properties ask, the session forwards to the
@@ -133,10 +132,6 @@ class Session:
             self.cells.sort(key=lambda c: c.cell)
         elif replace or not self.cells[existing].message:
             self.cells[existing] = outcome
-
-    def request(self, op: str, args: dict, *, doing: str) -> dict:
-        self.send([wire.encode({"op": op, "args": args})], doing=doing)
-        return self.receive(doing=doing)
 
     def send(self, frames: list[bytes], *, doing: str) -> None:
         self._usable_worker().send(frames, doing=doing, seconds=min(self.limits.call_seconds, self.remaining()))

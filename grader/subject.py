@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
@@ -21,16 +21,20 @@ from grader.messages import Message, say
 from grader.remote import Executor
 
 
-class Channel(Protocol):
+class Channel:
     """Where a subject's requests go: ``send`` queues encoded requests, ``receive`` returns the replies
     in the same order (``request`` is the two in one). Queued requests are answered one at a time,
     each under its own limit, exactly as if each had been sent after the previous reply."""
 
-    def request(self, op: str, args: dict, *, doing: str | Message) -> dict: ...
+    def request(self, op: str, args: dict, *, doing: str | Message) -> dict:
+        self.send([wire.encode({"op": op, "args": args})], doing=doing)
+        return self.receive(doing=doing)
 
-    def send(self, frames: list[bytes], *, doing: str | Message) -> None: ...
+    def send(self, frames: list[bytes], *, doing: str | Message) -> None:
+        raise NotImplementedError
 
-    def receive(self, *, doing: str | Message) -> dict: ...
+    def receive(self, *, doing: str | Message) -> dict:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -220,16 +224,12 @@ def _arg(value):
     return value
 
 
-class LoopbackChannel:
+class LoopbackChannel(Channel):
     """Serves requests in this process, through the same wire format as a worker."""
 
     def __init__(self, executor: Executor):
         self.executor = executor
         self._replies: deque[bytes] = deque()
-
-    def request(self, op: str, args: dict, *, doing: str | Message) -> dict:
-        self.send([wire.encode({"op": op, "args": args})], doing=doing)
-        return self.receive(doing=doing)
 
     def send(self, frames: list[bytes], *, doing: str | Message) -> None:
         self._replies.extend(wire.encode(self.executor.handle(wire.decode(frame))) for frame in frames)

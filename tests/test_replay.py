@@ -21,7 +21,7 @@ from grader.outcomes import StudentError, fail
 from grader.properties import CATALOGUE, Property, catalogue, contract_names
 from grader.replay import Example, PassingExamples
 from grader.strategies import tensors
-from grader.subject import Model, Subject
+from grader.subject import Channel, Model, Subject
 
 try:
     import wrong_subjects
@@ -137,15 +137,11 @@ def _f_then_g(subject, data):
         raise fail("unchecked", type="mismatch", message=f"g({y.tolist()}) = {z.tolist()}")
 
 
-class CountingChannel:
+class CountingChannel(Channel):
     """A channel that counts hand-overs (``send`` calls) and the requests they carry."""
 
     def __init__(self, channel):
         self.channel, self.sends, self.requests = channel, 0, 0
-
-    def request(self, op, args, *, doing):
-        self.send([wire.encode({"op": op, "args": args})], doing=doing)
-        return self.receive(doing=doing)
 
     def send(self, frames, *, doing):
         self.sends, self.requests = self.sends + 1, self.requests + len(frames)
