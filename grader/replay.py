@@ -162,7 +162,11 @@ class PassingExamples:
 
     @staticmethod
     def key(prop: Property, subject, seed: int, profile: str) -> tuple:
-        return prop.id, seed, profile, bool(subject.cuda), tuple(sorted(subject.names))
+        """Draws may depend on the names a subject defines; requests name the functions as the
+        submission spells them, so the spellings of the names a property needs count too (a class
+        that mixes ``module_net`` and ``ModuleNet`` keeps one recording for each)."""
+        spellings = tuple((name, subject.spelled(name)) for name in prop.needs if subject.spelled(name) != name)
+        return prop.id, seed, profile, bool(subject.cuda), tuple(sorted(subject.names)), spellings
 
     def get(self, key: tuple) -> list[Example] | None:
         return self._examples.get(key)

@@ -122,6 +122,23 @@ def test_draws_that_depend_on_the_names_a_subject_defines_are_kept_apart():
     assert PassingExamples.key(prop, everything, SEED, PROFILE) != PassingExamples.key(prop, only_step, SEED, PROFILE)
 
 
+def test_a_class_that_mixes_spellings_keeps_a_recording_for_each():
+    """Requests carry the name a submission spells (``and_gate`` for AND): a recording made under one
+    spelling is not replaced by, or replayed for, a submission that uses another."""
+    prop = CATALOGUE["AND_truth_table"]
+    examples = PassingExamples()
+    contract = reference_subject()
+    aliased = subject({**dict(vars(reference)), "and_gate": reference.AND})
+    aliased.spellings = {"AND": "and_gate"}
+    assert PassingExamples.key(prop, contract, SEED, PROFILE) != PassingExamples.key(prop, aliased, SEED, PROFILE)
+    for given in (contract, aliased):
+        assert check(prop, given, seed=SEED, profile=PROFILE, examples=examples).kind == "passed"
+    recorded = examples.get(PassingExamples.key(prop, contract, SEED, PROFILE))
+    again, counter = counted(dict(vars(reference)), contract_names())
+    assert check(prop, again, seed=SEED, profile=PROFILE, examples=examples).kind == "passed"
+    assert examples.get(PassingExamples.key(prop, contract, SEED, PROFILE)) is recorded and counter.sends == 1
+
+
 # -- requests sent ahead (ScriptedChannel) -------------------------------------------------------
 
 F_THEN_G = Property("f_then_g_is_g_of_f", "activations", "g(f(x)) is f(x) + 1", "g(f(x)) 等于 f(x) + 1", ("f", "g"), 1.0,
