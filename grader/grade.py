@@ -133,6 +133,10 @@ class Session(Channel):
         elif replace or not self.cells[existing].message:
             self.cells[existing] = outcome
 
+    def request(self, op: str, args: dict, *, doing: str) -> dict:
+        """One request under one deadline for sending and answering, as the per-call limit means."""
+        return self._usable_worker().request(op, args, doing=doing, seconds=min(self.limits.call_seconds, self.remaining()))
+
     def send(self, frames: list[bytes], *, doing: str) -> None:
         self._usable_worker().send(frames, doing=doing, seconds=min(self.limits.call_seconds, self.remaining()))
 

@@ -345,9 +345,14 @@ class Worker:
         threading.Thread(target=self._watch_memory, daemon=True).start()
 
     def request(self, op: str, args: dict, *, doing: str, seconds: float | None = None) -> dict:
-        """Send one request and wait for its reply, at most ``seconds`` (the per-call limit by default)."""
-        self.send([wire.encode({"op": op, "args": args})], doing=doing, seconds=seconds)
-        return self.receive(doing=doing, seconds=seconds)
+        """Send one request and wait for its reply, at most ``seconds`` in all (the per-call limit by default)."""
+        if self.lost is not None:
+            raise self.lost
+        seconds = self.limits.call_seconds if seconds is None else seconds
+        deadline = time.monotonic() + seconds
+        frame = wire.encode({"op": op, "args": args})
+        self._send(len(frame).to_bytes(8, "big") + frame, deadline, doing, seconds)
+        return unwrap(self._reply(deadline, doing, seconds), doing)
 
     def send(self, frames: list[bytes], *, doing: str, seconds: float | None = None) -> None:
         """Queue encoded requests; the worker answers them in order, one reply each (see ``receive``)."""
