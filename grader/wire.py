@@ -171,11 +171,16 @@ def _tensor(header: dict, blobs: list[bytes]) -> torch.Tensor:
     return torch.frombuffer(bytearray(blob), dtype=dtype).reshape(shape)
 
 
+def framed(frame: bytes) -> bytes:
+    """An encoded frame as it goes down a pipe: its length first."""
+    return _LENGTH.pack(len(frame)) + frame
+
+
 def write_frame(fd: int, frame: bytes) -> None:
     """Write one encoded frame, length first, all of it."""
     import os
 
-    view = memoryview(_LENGTH.pack(len(frame)) + frame)
+    view = memoryview(framed(frame))
     while view:
         written = os.write(fd, view)
         view = view[written:]

@@ -346,28 +346,26 @@ class Worker:
 
     def request(self, op: str, args: dict, *, doing: str, seconds: float | None = None) -> dict:
         """Send one request and wait for its reply, at most ``seconds`` in all (the per-call limit by default)."""
-        if self.lost is not None:
-            raise self.lost
-        seconds = self.limits.call_seconds if seconds is None else seconds
+        seconds = self._limit(seconds)
         deadline = time.monotonic() + seconds
-        frame = wire.encode({"op": op, "args": args})
-        self._send(len(frame).to_bytes(8, "big") + frame, deadline, doing, seconds)
+        self._send(wire.framed(wire.encode({"op": op, "args": args})), deadline, doing, seconds)
         return unwrap(self._reply(deadline, doing, seconds), doing)
 
     def send(self, frames: list[bytes], *, doing: str, seconds: float | None = None) -> None:
         """Queue encoded requests; the worker answers them in order, one reply each (see ``receive``)."""
-        if self.lost is not None:
-            raise self.lost
-        seconds = self.limits.call_seconds if seconds is None else seconds
-        data = b"".join(len(frame).to_bytes(8, "big") + frame for frame in frames)
-        self._send(data, time.monotonic() + seconds, doing, seconds)
+        seconds = self._limit(seconds)
+        self._send(b"".join(map(wire.framed, frames)), time.monotonic() + seconds, doing, seconds)
 
     def receive(self, *, doing: str, seconds: float | None = None) -> dict:
         """The reply to the oldest request not yet answered, waited for at most ``seconds``."""
+        seconds = self._limit(seconds)
+        return unwrap(self._reply(time.monotonic() + seconds, doing, seconds), doing)
+
+    def _limit(self, seconds: float | None) -> float:
+        """The time a request may take (the per-call limit by default), once the worker is known to be there."""
         if self.lost is not None:
             raise self.lost
-        seconds = self.limits.call_seconds if seconds is None else seconds
-        return unwrap(self._reply(time.monotonic() + seconds, doing, seconds), doing)
+        return self.limits.call_seconds if seconds is None else seconds
 
     def _send(self, data: bytes, deadline: float, doing: str, seconds: float) -> None:
         """Write requests without ever blocking past the deadline (a worker may stop reading), taking in
