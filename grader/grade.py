@@ -24,6 +24,7 @@ from grader.outcomes import PropertyFailure, StudentError, WorkerLost
 from grader.properties import Property
 from grader.properties.common import seq_net_shapes
 from grader.replay import PASSING_EXAMPLES
+from grader.sandbox.staging import StagingRefused, skipped_summary
 from grader.score import SubmissionResult, score
 from grader.subject import Channel, Subject
 from grader.workermanage import Limits, Worker, cores_to_share, memory_text, share_one_core
@@ -62,11 +63,11 @@ class Session(Channel):
     current worker with the per-call deadline, never past the total limit.
     """
 
-    def __init__(self, submission: Submission, options: Options):
+    def __init__(self, submission: Submission, options: Options, deadline: float | None = None):
         self.submission = submission
         self.options = options
         self.limits = options.limits
-        self.deadline = time.monotonic() + self.limits.total_seconds
+        self.deadline = deadline if deadline is not None else time.monotonic() + self.limits.total_seconds
         self.worker: Worker | None = None
         self.cells: list[CellOutcome] = []
         self.skip: set[int] = set()
@@ -79,6 +80,8 @@ class Session(Channel):
 
     def _start(self) -> None:
         self.worker = Worker(self.submission.folder, limits=self.limits, seed=self.options.seed, device=self.options.device)
+        if self.worker.staged is not None and self.worker.staged.sha256 != self.submission.sha256:
+            raise StagingRefused(say("staging_changed"))  # the worker would run what the hash does not name
         self.worker.start()
 
     def run(self) -> None:
@@ -225,50 +228,131 @@ def versions() -> dict[str, str]:
     return {"propgrade": __version__, "torch": torch.__version__, "hypothesis": hypothesis.__version__, "python": platform.python_version()}
 
 
-def grade(submission: Submission, options: Options) -> SubmissionResult:
-    """Grade one submission; never raises for anything the submission does."""
-    started = time.perf_counter()
-    properties = options.checked_properties()
-    if submission.problem is not None:
-        verdicts = unchecked(properties, "error", submission.problem, options)
-        result = score(submission, verdicts, properties, [], "", time.perf_counter() - started, options, versions(), status="unreadable")
-        result.key = grading_key(options)
-        return result
-    session = Session(submission, options)
-    verdicts: list[Verdict] = []
+VISIBILITY_ORDER = ("visible", "after_due_date", "after_published", "hidden")
+
+
+def by_visibility(properties: list[Property], options: Options) -> list[tuple[str, list[Property]]]:
+    """The properties grouped by who sees their results, visible first, hidden last.
+
+    Each group is checked in workers of its own (one more worker start and run of the
+    submission per group): student code sees a group's requests only after every result
+    shown sooner or more widely is settled, so it cannot echo them into one.
+    """
+    groups: dict[str, list[Property]] = {}
+    for prop in properties:
+        groups.setdefault(options.assignment.visibility(prop.id), []).append(prop)
+    ranked = sorted(groups.items(), key=lambda item: VISIBILITY_ORDER.index(item[0]) if item[0] in VISIBILITY_ORDER else len(VISIBILITY_ORDER))
+    return ranked or [("visible", [])]
+
+
+@dataclass
+class Run:
+    """What one session made of one group of properties."""
+
+    verdicts: list[Verdict] = field(default_factory=list)
+    lost: WorkerLost | None = None  # the submission could not be run or asked its names: nothing was checked
+    cells: list[CellOutcome] = field(default_factory=list)
+    output: str = ""
+    isolation: dict = field(default_factory=dict)
+    spellings: dict[str, str] = field(default_factory=dict)
+    seq_net: dict | None = None
+    peak_memory: int = 0
+
+
+def check_in_session(submission: Submission, options: Options, properties: list[Property], deadline: float, first: bool) -> Run:
+    """Run the submission in a session of its own and check ``properties`` there."""
+    run = Run()
+    session = Session(submission, options, deadline)
+    if session.remaining() <= 0:
+        run.lost = WorkerLost("timeout", say("timeout", seconds=options.limits.total_seconds, doing=say("total_limit")))
+        return run
     try:
         try:
             session.run()
             found = session.request("names", {"names": options.assignment.names_to_ask()}, doing=say("listing_names"))
             if not isinstance(found, dict) or not all(isinstance(k, str) for k in found):
                 raise WorkerLost("protocol", say("protocol", doing=say("listing_names")))
-            names, spellings = options.assignment.resolve(found)
-            cuda = options.device == "cuda"  # decided here: a submission cannot talk its CUDA checks into "skipped"
+            names, run.spellings = options.assignment.resolve(found)
         except WorkerLost as lost:
-            verdicts = unchecked(properties, lost.reason if lost.reason == "timeout" else "crashed", lost.message, options)
-            return score(submission, verdicts, properties, session.cells, session.output, time.perf_counter() - started, options, versions(), status="crashed")
-        subject = Subject(session, names, cuda=cuda, spellings=spellings)
-        seq_net = seq_net_weights(subject)
+            run.lost = lost
+            return run
+        cuda = options.device == "cuda"  # decided here: a submission cannot talk its CUDA checks into "skipped"
+        subject = Subject(session, names, cuda=cuda, spellings=run.spellings)
+        if first:
+            run.seq_net = seq_net_weights(subject)
         for prop in properties:
             try:
                 session.ensure_worker()
             except WorkerLost as lost:
-                verdicts.append(Verdict(prop.id, "crashed", lost.message))
+                run.verdicts.append(Verdict(prop.id, "crashed", lost.message))
                 continue
             try:
                 examples = PASSING_EXAMPLES if options.replay else None
-                verdicts.append(check(prop, subject, seed=options.seed, profile=options.profile, examples=examples))
+                run.verdicts.append(check(prop, subject, seed=options.seed, profile=options.profile, examples=examples))
             except WorkerLost as lost:  # lost outside Hypothesis's run, e.g. while shrinking setup
-                verdicts.append(Verdict(prop.id, "timeout" if lost.reason == "timeout" else "crashed", lost.message))
-        isolation = session.worker.isolation if session.worker else {}
+                run.verdicts.append(Verdict(prop.id, "timeout" if lost.reason == "timeout" else "crashed", lost.message))
+        run.isolation = session.worker.isolation if session.worker else {}
     finally:
         session.close()
-    result = score(submission, verdicts, properties, session.cells, session.output, time.perf_counter() - started, options, versions())
-    result.isolation = isolation
+        run.cells, run.output, run.peak_memory = session.cells, session.output, session.peak_resident
+    return run
+
+
+def grade(submission: Submission, options: Options) -> SubmissionResult:
+    """Grade one submission; never raises: whatever goes wrong, in the submission or the grader,
+    becomes this submission's verdicts, and its classmates are graded."""
+    started = time.perf_counter()
+    try:
+        return _grade(submission, options, started)
+    except StagingRefused as refused:
+        return not_checked(submission, options, refused.message, "error", "unreadable", started, keep=True)
+    except Exception as error:  # noqa: BLE001 - the grader's own failure on this submission, said so
+        message = say("grader_failed", doing=say("grading"), error=f"{type(error).__name__}: {error}"[:300])
+        return not_checked(submission, options, message, "crashed", "crashed", started, keep=False)
+
+
+def not_checked(submission: Submission, options: Options, message: Message, kind: str, status: str, started: float, keep: bool) -> SubmissionResult:
+    """The result of a submission nothing was checked of; ``keep``: a re-run may keep it (the same content gets the same)."""
+    properties = options.checked_properties()
+    result = score(submission, unchecked(properties, kind, message, options), properties, [], "", time.perf_counter() - started, options, versions(), status=status)
+    result.problem = message
+    result.key = grading_key(options) if keep else {}
+    return result
+
+
+def staging_notes(submission: Submission) -> list[Message]:
+    """What the student is told of their folder beside the verdicts: the entries that were not staged."""
+    return [skipped_summary(submission.skipped)] if submission.skipped else []
+
+
+def _grade(submission: Submission, options: Options, started: float) -> SubmissionResult:
+    properties = options.checked_properties()
+    if submission.problem is not None:
+        return not_checked(submission, options, submission.problem, "error", "unreadable", started, keep=True)
+    deadline = time.monotonic() + options.limits.total_seconds
+    groups = by_visibility(properties, options)
+    runs: list[Run] = []
+    for visibility, group in groups:
+        run = check_in_session(submission, options, group, deadline, first=not runs)
+        if run.lost is not None and not runs:
+            verdicts = unchecked(properties, run.lost.reason if run.lost.reason == "timeout" else "crashed", run.lost.message, options)
+            result = score(submission, verdicts, properties, run.cells, run.output, time.perf_counter() - started, options, versions(), status="crashed")
+            result.notes = staging_notes(submission)
+            return result
+        if run.lost is not None:
+            run.verdicts = unchecked(group, run.lost.reason if run.lost.reason == "timeout" else "crashed", run.lost.message, options)
+        runs.append(run)
+    first = runs[0]
+    order = {p.id: index for index, p in enumerate(properties)}
+    verdicts = sorted((v for run in runs for v in run.verdicts), key=lambda v: order[v.property])
+    output = first.output if groups[0][0] == "visible" else ""  # what only the first group's requests can have reached
+    result = score(submission, verdicts, properties, first.cells, output, time.perf_counter() - started, options, versions())
+    result.notes = staging_notes(submission)
+    result.isolation = first.isolation
     result.key = grading_key(options)
-    result.spellings = spellings
-    result.seq_net = seq_net
-    result.peak_memory = session.peak_resident
+    result.spellings = first.spellings
+    result.seq_net = first.seq_net
+    result.peak_memory = max(run.peak_memory for run in runs)
     return result
 
 

@@ -8,17 +8,26 @@ become a ``problem`` on the submission: a verdict, never a crash.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import json
+import os
 import re
+import stat
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.messages import Message, say
+from grader.sandbox.staging import MIB, NOT_COPIED, OPEN_FLAGS, StagingRefused, stage
 
 NOTEBOOK, MODULE = ".ipynb", ".py"
-IGNORED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git"}
+IGNORED_DIRS = NOT_COPIED
+# Largest file read, checked before reading: a lesson's notebook with its plots is well under 8 MiB,
+# its module under 100 KiB. The controller parses what it reads (JSON, then Python's compiler), which
+# takes several times the file's size; these caps bound that (README, "Isolation").
+MAX_BYTES = {NOTEBOOK: 8 * MIB, MODULE: 1 * MIB}
 
 
 class Unreadable(ValueError):
@@ -38,14 +47,22 @@ class Submission:
     entry: str = ""  # the file that is run, relative to ``folder``
     cells: list[str] = field(default_factory=list)
     problem: Message | None = None
-    sha256: str = ""
+    sha256: str = ""  # of the entry's bytes, or of exactly what a worker is given of the folder (sandbox.staging)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # folder entries not staged: (relative path, why)
 
 
 def candidates(folder: Path) -> tuple[list[Path], list[Path], list[Path]]:
-    entries = sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.name not in IGNORED_DIRS)
-    notebooks = [p for p in entries if p.is_file() and p.suffix == NOTEBOOK]
-    modules = [p for p in entries if p.is_file() and p.suffix == MODULE]
-    folders = [p for p in entries if p.is_dir()]
+    """Notebooks, modules and sub-folders of ``folder``, judged without following links: a link named
+    like a notebook or module is listed (reading it is refused, with a message), a link to a folder is not."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = sorted((e for e in listing if not e.name.startswith(".") and e.name not in IGNORED_DIRS), key=lambda e: e.name)
+    except OSError:
+        return [], [], []
+    files = [Path(e.path) for e in entries if not e.is_dir(follow_symlinks=False)]
+    notebooks = [p for p in files if p.suffix == NOTEBOOK]
+    modules = [p for p in files if p.suffix == MODULE]
+    folders = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
     return notebooks, modules, folders
 
 
@@ -68,7 +85,7 @@ def expand(paths: list[str]) -> list[str]:
     found: list[str] = []
     for given in paths:
         path = Path(given)
-        if path.is_dir() and is_class(path):
+        if os.path.isdir(given) and not os.path.islink(given) and is_class(path):
             notebooks, modules, folders = candidates(path)
             found += [str(p) for p in sorted(notebooks + modules + folders)]
         else:
@@ -97,16 +114,34 @@ def load_all(paths: list[str]) -> list[Submission]:
 
 
 def load(given: str, sid: str) -> Submission:
+    """Read one submission; never raises: whatever goes wrong becomes its problem, a verdict."""
+    try:
+        return _load(given, sid)
+    except Exception as error:  # noqa: BLE001 - one submission's trouble is never the class's
+        detail = f"{type(error).__name__}: {error}"[:300]
+        return Submission(given, sid, "unknown", problem=say("grader_failed", doing=say("loading"), error=detail))
+
+
+def _load(given: str, sid: str) -> Submission:
+    """Links are never followed: not as the path given (a student's repository may hold a link to
+    another student's notebook or the reference), not inside a folder (sandbox.staging)."""
+    name = Path(given.rstrip("/\\")).name or given
+    try:
+        mode = os.lstat(given).st_mode  # "folder/" names the folder a link points to: the user's choice
+    except FileNotFoundError:
+        return Submission(given, sid, "missing", problem=say("load_error", why=say("does_not_exist", path=given)))
+    except OSError as error:
+        return Submission(given, sid, "unknown", problem=say("load_error", why=say("file_error", name=name, error=error.strerror)))
+    if stat.S_ISLNK(mode):
+        return Submission(given, sid, "unknown", problem=say("load_error", why=say("is_link", name=name)))
     path = Path(given)
-    if path.is_dir():
+    if stat.S_ISDIR(mode):
         notebooks, modules, _ = candidates(path)
         entries = notebooks if notebooks else modules
         if len(entries) != 1:
             found = ", ".join(p.name for p in notebooks + modules) or say("nothing")
             return Submission(given, sid, "folder", problem=say("load_error", why=say("folder_needs_one_entry", found=found)))
         return _read(given, sid, entries[0], folder=path)
-    if not path.exists():
-        return Submission(given, sid, "missing", problem=say("load_error", why=say("does_not_exist", path=given)))
     if path.suffix not in (NOTEBOOK, MODULE):
         return Submission(given, sid, "unknown", problem=say("load_error", why=say("not_notebook_or_module", name=path.name)))
     return _read(given, sid, path, folder=None)
@@ -116,31 +151,52 @@ def _read(given: str, sid: str, entry: Path, folder: Path | None) -> Submission:
     kind = "notebook" if entry.suffix == NOTEBOOK else "module"
     submission = Submission(given, sid, kind, folder=folder, entry=entry.name)
     try:
-        raw = entry.read_bytes()
-    except OSError as error:
-        submission.problem = say("load_error", why=say("file_error", name=entry.name, error=error.strerror))
-        return submission
-    submission.sha256 = content_hash(raw, folder)
-    try:
+        raw = read_capped(entry, MAX_BYTES[entry.suffix])
+        if folder is None:
+            submission.sha256 = hashlib.sha256(raw).hexdigest()
+        else:
+            staged = stage(folder)  # the walk a worker's staging does, without a copy
+            submission.sha256, submission.skipped = staged.sha256, staged.skipped
         submission.cells = notebook_cells(raw) if kind == "notebook" else [module_source(raw, entry.name)]
     except Unreadable as error:
-        submission.problem = say("load_error", why=say("file_error", name=entry.name, error=error.message))
+        submission.problem = say("load_error", why=error.message)
+    except StagingRefused as refused:
+        submission.problem = refused.message
     return submission
 
 
-def content_hash(raw: bytes, folder: Path | None) -> str:
-    """What identifies the work: the entry file's bytes, or every file of a submission folder
-    (data and saved weights beside the notebook can change a grade too)."""
-    if folder is None:
-        return hashlib.sha256(raw).hexdigest()
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        try:
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-        except OSError:
-            digest.update(b"unreadable")
-    return digest.hexdigest()
+def read_capped(path: Path, cap: int) -> bytes:
+    """The file's bytes, refused without reading it whole when it is over ``cap``, not a plain file, or a link."""
+    name = path.name
+    try:
+        fd = os.open(path, OPEN_FLAGS)
+    except OSError as error:
+        why = say("is_link", name=name) if error.errno == errno.ELOOP else say("file_error", name=name, error=error.strerror)
+        raise Unreadable(why) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise Unreadable(say("not_plain_file", name=name))
+        if info.st_size > cap:
+            raise Unreadable(say("too_large", name=name, size=size_text(info.st_size), cap=size_text(cap)))
+        chunks, total = [], 0
+        while total <= cap:
+            chunk = os.read(fd, cap + 1 - total)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > cap:  # it grew since fstat
+            raise Unreadable(say("too_large", name=name, size=size_text(total), cap=size_text(cap)))
+        return b"".join(chunks)
+    except OSError as error:
+        raise Unreadable(say("file_error", name=name, error=error.strerror)) from None
+    finally:
+        os.close(fd)
+
+
+def size_text(n: int) -> str:
+    return f"{n / MIB:.1f} MiB" if n >= MIB else f"{n / 1024:.0f} KiB"
 
 
 def shard(submissions: list[Submission], index: int, count: int) -> list[Submission]:
@@ -150,7 +206,10 @@ def shard(submissions: list[Submission], index: int, count: int) -> list[Submiss
 
 
 def notebook_cells(raw: bytes) -> list[str]:
-    """Code cells of any notebook version nbformat can read, upgraded to version 4."""
+    """Code cells of any notebook version nbformat can read, upgraded to version 4.
+
+    Only code cells' sources are needed: outputs and attachments (plots, long logs, most of a
+    large notebook) are dropped before nbformat builds and validates its own copy."""
     import nbformat
 
     try:
@@ -158,7 +217,9 @@ def notebook_cells(raw: bytes) -> list[str]:
     except UnicodeDecodeError as error:
         raise Unreadable(say("not_utf8", position=error.start)) from None
     try:
-        notebook = nbformat.reads(text, as_version=4)
+        data = json.loads(text)
+        del text
+        notebook = nbformat.reads(json.dumps(without_outputs(data)), as_version=4)
     except Exception as error:  # noqa: BLE001 - nbformat raises many kinds for bad input
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise Unreadable(say("unreadable_notebook", error=first[:200])) from None
@@ -166,6 +227,20 @@ def notebook_cells(raw: bytes) -> list[str]:
     if not isinstance(cells, list):
         raise Unreadable(say("no_cells"))
     return [cell.get("source", "") for cell in cells if cell.get("cell_type") == "code"]
+
+
+def without_outputs(data):
+    """The notebook's JSON with every cell's outputs emptied and attachments dropped (nbformat 4, and 3's worksheets)."""
+    if not isinstance(data, dict):
+        return data
+    worksheets = data.get("worksheets") if isinstance(data.get("worksheets"), list) else []
+    for cells in [data.get("cells"), *(w.get("cells") for w in worksheets if isinstance(w, dict))]:
+        for cell in cells if isinstance(cells, list) else []:
+            if isinstance(cell, dict):
+                if "outputs" in cell:
+                    cell["outputs"] = []
+                cell.pop("attachments", None)
+    return data
 
 
 def module_source(raw: bytes, name: str) -> str:

@@ -257,3 +257,24 @@ def say(key: str, **fields) -> Message:
     if key not in TEMPLATES:
         raise KeyError(f"no message template {key!r}")
     return Message(key, fields)
+    # staging a folder and reading files (grader/sandbox/staging.py, grader/load.py)
+    "staging_skipped": ("not copied for grading (only plain files and folders are): {entries}{more}", "未复制用于评分（只复制普通文件和文件夹）：{entries}{more}"),
+    "staging_skipped_entry": ("{path} ({why})", "{path}（{why}）"),
+    "and_more": (" and {count} more", "，另有 {count} 项"),
+    "staging_link": ("a link", "链接"),
+    "staging_fifo": ("a FIFO", "命名管道 FIFO"),
+    "staging_socket": ("a socket", "套接字"),
+    "staging_device": ("a device", "设备文件"),
+    "staging_special": ("not a plain file", "不是普通文件"),
+    "staging_unreadable": ("could not be read", "无法读取"),
+    "staging_cap": ("the submission's folder could not be copied for grading: {cap}", "无法复制提交的文件夹用于评分：{cap}"),
+    "staging_cap_bytes": ("its files hold more than {size}", "其中的文件超过 {size}"),
+    "staging_cap_files": ("it holds more than {count} files", "其中的文件超过 {count} 个"),
+    "staging_cap_depth": ("its folders are nested deeper than {depth}", "文件夹嵌套超过 {depth} 层"),
+    "staging_cap_time": ("copying took longer than {seconds:g} s", "复制耗时超过 {seconds:g} 秒"),
+    "staging_changed": ("the submission's folder changed while it was being graded", "提交的文件夹在评分期间被修改"),
+    "is_link": ("{name} is a link, and links are not followed", "{name} 是链接，评分时不会跟随链接"),
+    "not_plain_file": ("{name} is not a plain file", "{name} 不是普通文件"),
+    "too_large": ("{name} is {size}, over the limit of {cap}", "{name} 的大小为 {size}，超过上限 {cap}"),
+    "grader_failed": ("the grader failed on this submission in {doing} ({error}); please tell your teacher", "评分程序在{doing}时出错（{error}），请告知老师"),
+    "loading": ("loading", "读取提交"),

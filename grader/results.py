@@ -47,6 +47,7 @@ def overview(result: SubmissionResult, lang: str) -> str:
     lines = [heading("summary", lang, score=result.score, max=result.max_score)]
     if result.problem is not None:
         lines.append(result.problem.render(lang))
+    lines += [note.render(lang) for note in result.notes]
     failed_cells = [c for c in result.cells if not c.ok]
     if failed_cells:
         lines.append(heading("cells", lang))
@@ -133,6 +134,7 @@ def machine_record(result: SubmissionResult) -> dict:
                 {"cell": c.cell, "ok": c.ok, "message": c.message.render("en") if c.message else None} for c in result.cells
             ],
             "problem": result.problem.render("en") if result.problem else None,
+            "notes": [note.render("en") for note in result.notes],
             "output": result.output[-20000:],
         }
     }

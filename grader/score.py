@@ -34,6 +34,7 @@ class SubmissionResult:
     visibility: dict[str, str] = field(default_factory=dict)  # property id -> who sees its result (Gradescope's names)
     assignment: dict = field(default_factory=dict)  # the assignment graded against: name and fingerprint
     spellings: dict[str, str] = field(default_factory=dict)  # contract name -> the alias the submission used
+    notes: list[Message] = field(default_factory=list)  # for the student beside the verdicts, e.g. folder entries not staged
 
     @property
     def skipped(self) -> list[Verdict]:

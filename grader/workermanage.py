@@ -34,6 +34,7 @@ from grader import remote, wire
 from grader.messages import say
 from grader.outcomes import WorkerLost
 from grader.subject import unwrap
+from grader.sandbox.staging import Staged, stage
 
 MAX_REPLY_BYTES = 1 << 30
 GIB = 1 << 30
@@ -234,15 +235,21 @@ class Worker:
         self.uid = 100_000 + secrets.randbelow(1_000_000_000)  # a user of its own when run as root
         self.root = Path(tempfile.mkdtemp(prefix="propgrade-"))
         self.workdir = self.root / "work"
-        if source_dir:
-            shutil.copytree(source_dir, self.workdir, symlinks=False, ignore_dangling_symlinks=True)
-        else:
-            self.workdir.mkdir()
-        (self.workdir / ".tmp").mkdir(exist_ok=True)
-        if sys.platform == "linux" and os.geteuid() == 0:
-            self.root.chmod(0o711)
-            for path in [self.workdir, *self.workdir.rglob("*")]:
-                os.chown(path, self.uid, self.uid, follow_symlinks=False)
+        as_root = sys.platform == "linux" and os.geteuid() == 0
+        self.staged: Staged | None = None
+        try:
+            if source_dir:
+                self.staged = stage(source_dir, self.workdir, owner=self.uid if as_root else None, deadline=time.monotonic() + limits.start_seconds)
+            else:
+                self.workdir.mkdir()
+            (self.workdir / ".tmp").mkdir(exist_ok=True)
+            if as_root:
+                self.root.chmod(0o711)
+                for path in (self.workdir, self.workdir / ".tmp"):
+                    os.chown(path, self.uid, self.uid, follow_symlinks=False)
+        except BaseException:
+            shutil.rmtree(self.root, ignore_errors=True)
+            raise
         self.process: subprocess.Popen | None = None
         self.output: Output | None = None
         self.memory_exceeded = False
