@@ -174,6 +174,10 @@ class Session(Channel):
     def close(self) -> None:
         self._stop_worker()
 
+    def scratch_folder(self) -> Path | None:
+        """The current worker's folder as the controller sees it: saved files are read from there (clean_reader)."""
+        return self.worker.workdir if self.worker is not None else None
+
 
 SEQ_NET_SHAPES = seq_net_shapes()  # the contract's seq_net: Linear(2, 4), Tanh, Linear(4, 1)
 

@@ -123,6 +123,18 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "module_net(2, {hidden}, 1) with layer2 = nn.Identity() still learned XOR: its forward does not go through self.layer2",
         "把 layer2 换成 nn.Identity() 之后，module_net(2, {hidden}, 1) 仍然学会了异或：它的 forward 没有经过 self.layer2",
     ),
+    "xor_with_scaled_layer2": (
+        "module_net(2, {hidden}, 1) with layer2 replaced by a layer computing {factor} * x still learned XOR: its forward does not go through self.layer2",
+        "把 layer2 换成计算 {factor} * x 的层之后，module_net(2, {hidden}, 1) 仍然学会了异或：它的 forward 没有经过 self.layer2",
+    ),
+    "fresh_same_as_saved": (
+        "{doing}: the fresh model already gave the saved model's outputs before loading, so loading cannot be seen",
+        "{doing}：加载之前，新模型的输出就已经和保存的模型相同，无法看出是否真正加载了参数",
+    ),
+    "layer_not_linear": (
+        "{doing}: {name} has {weight} but no {bias} beside it in the file, so it cannot be checked as a Linear layer",
+        "{doing}：文件中有 {weight}，却没有对应的 {bias}，无法把 {name} 当作 Linear 层检查",
+    ),
     "flaky": (
         "the submission answers the same question differently on repeated calls ({type})",
         "对同一个问题重复调用时，提交的代码给出了不同的回答（{type}）",
@@ -181,6 +193,16 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "listing_names": ("listing names", "列出名称"),
     "building_stack": ("building an nn.Sequential", "构建 nn.Sequential"),
     "inspecting_model": ("inspecting the model", "检查模型"),
+    "replacing_with_scaled_identity": ("replacing {path} with a layer computing {factor} * x", "把 {path} 替换为计算 {factor} * x 的层"),
+    "with_scaled_identity": ("{model} with {layer} = a layer computing {factor} * x", "{model}（其中 {layer} = 计算 {factor} * x 的层）"),
+    "layer_computes": ("{model}.{name}(x), which should compute {kind}", "{model}.{name}(x)（应当计算 {kind}）"),
+    "layer_with_file_weights": (
+        "{model}.{name}(x) against the Linear layer with {name}.weight and {name}.bias from the file written by {doing}",
+        "{model}.{name}(x) 与使用 {doing} 写出的文件中 {name}.weight 和 {name}.bias 的 Linear 层对比",
+    ),
+    "sequential_composes": ("{model}(x) against its layers applied one after another", "{model}(x) 与依次应用其各层的结果对比"),
+    "fresh_after_load": ("the fresh model's outputs after {doing}", "{doing} 之后新模型的输出"),
+    "file_after_round_trip": ("the file saved from the fresh model after {doing}", "{doing} 之后从新模型保存的文件"),
     "replacing_with_identity": ("replacing {path} with nn.Identity", "把 {path} 替换为 nn.Identity"),
     "making_file_name": ("making a file name", "生成文件名"),
     "releasing_model": ("releasing a model", "释放模型"),

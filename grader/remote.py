@@ -31,6 +31,22 @@ from torch import nn
 GRADER_PACKAGES = ("grader", "reference", "propgrade")
 TRACEBACK_LINES = 6
 
+# What the Executor uses to look at student values, taken before any student code runs: rebinding
+# ``torch.Tensor.as_subclass`` or ``nn.Module.get_submodule`` later changes nothing here. This stops
+# casual patching only; code that walks ``gc`` to the Executor can still rebind these. What makes
+# that not pay is that no verdict rests on the worker's word alone: a property checks what comes
+# back against its own formula on inputs it chose (see ``Executor``).
+_as_subclass = torch.Tensor.as_subclass
+_detach = torch.Tensor.detach
+_clone = torch.Tensor.clone
+_to = torch.Tensor.to
+_mul = torch.mul
+_Tensor = torch.Tensor
+_Module = nn.Module
+_get_submodule = nn.Module.get_submodule
+_setattr = setattr
+_isinstance = isinstance
+
 
 def qualified_type(value) -> str:
     kind = type(value)
@@ -101,8 +117,26 @@ class StudentRaised(Exception):
         self.error = error
 
 
+def scaled_identity(factor: float) -> nn.Module:
+    """A layer computing ``factor * x``, of a class made now under a random name: a probe no
+    submission can name in advance (``nn.Identity`` could be recognised and special-cased)."""
+    name = "_" + os.urandom(8).hex()
+
+    def forward(self, x):
+        return _mul(x, factor)
+
+    return type(name, (_Module,), {"forward": forward, "__module__": name, "__qualname__": name})()
+
+
 class Executor:
-    """Runs a submission and answers requests about the names it defines."""
+    """Runs a submission and answers requests about the names it defines.
+
+    Everything here shares a process with student code, which can rebind any function
+    this class calls, even its own methods (found through ``gc``). So its answers are
+    observations for the parent to check, never verdicts: a layer's kind is judged by
+    what it computes on the parent's inputs, a saved file is read by the parent in a
+    clean process (``grader.clean_reader``), a round trip by the outputs it restores.
+    """
 
     def __init__(self, namespace: dict | None = None, scratch_dir: str = "."):
         self.namespace = namespace if namespace is not None else {"__name__": "submission"}
@@ -177,8 +211,9 @@ class Executor:
         live = [self._arg(arg, device) for arg in args]
         result = self._student(function, *live)
         answer = {"result": self.describe(result)}
-        if return_args:
-            answer["args"] = [self.describe(arg) for arg in live]
+        if return_args:  # the arguments' own bytes after the call, copied through the captured functions
+            answer["args"] = [self.describe(_clone(_detach(_as_subclass(arg, _Tensor)))) if _isinstance(arg, _Tensor) else self.describe(arg)
+                              for arg in live]
         return answer
 
     def op_grad(self, name: str, z, device: str | None = None) -> dict:
@@ -222,9 +257,11 @@ class Executor:
 
     # -- models behind handles ---------------------------------------------------
 
-    def op_forward(self, ref: int, x, device: str | None = None) -> dict:
+    def op_forward(self, ref: int, x, device: str | None = None, path: str = "") -> dict:
+        """``model(x)``, or the submodule at ``path`` applied to ``x``."""
         model = self.models[ref]
-        return {"result": self.describe(self._student(model, self._arg(x, device)))}
+        module = self._student(_get_submodule, model, path) if path else model
+        return {"result": self.describe(self._student(module, self._arg(x, device)))}
 
     def op_describe(self, ref: int) -> dict:
         return self.structure(self.models[ref])
@@ -238,14 +275,18 @@ class Executor:
         self._student(model.load_state_dict, state, True)
         return {}
 
-    def op_replace(self, ref: int, path: str, replacement: str) -> dict:
-        """Swap one submodule (for example the Tanh) for ``nn.Identity``."""
-        if replacement != "identity":
+    def op_replace(self, ref: int, path: str, replacement: str, factor: float = 1.0) -> dict:
+        """Swap one submodule (for example the Tanh) for ``nn.Identity`` or a fresh ``scaled_identity``."""
+        if replacement == "identity":
+            module = nn.Identity()
+        elif replacement == "scaled":
+            module = scaled_identity(float(factor))
+        else:
             raise ValueError(f"unknown replacement {replacement!r}")
         model = self.models[ref]
         parent_path, _, child = path.rpartition(".")
-        parent = model.get_submodule(parent_path) if parent_path else model
-        setattr(parent, child, nn.Identity())
+        parent = self._student(_get_submodule, model, parent_path) if parent_path else model
+        self._student(_setattr, parent, child, module)
         return {}
 
     def op_to(self, ref: int, device: str) -> dict:
@@ -331,9 +372,9 @@ class Executor:
     def describe(self, value, depth: int = 0) -> dict:
         """Plain data for anything student code returned; models stay here behind a handle."""
         kind = qualified_type(value)
-        if isinstance(value, torch.Tensor):
+        if _isinstance(value, _Tensor):
             try:
-                plain = torch.Tensor.as_subclass(value, torch.Tensor)
+                plain = _as_subclass(value, _Tensor)
             except Exception:  # noqa: BLE001 - sparse and other layouts have no plain view
                 plain = None
             if plain is None or plain.layout != torch.strided or not wire.crosses(plain.dtype):
@@ -342,7 +383,7 @@ class Executor:
             return {
                 "kind": "tensor",
                 "type": kind,
-                "value": torch.Tensor.detach(plain).clone() if plain.device.type != "cpu" else torch.Tensor.detach(plain),
+                "value": _clone(_detach(plain)) if plain.device.type != "cpu" else _detach(plain),
                 "device": str(plain.device),
                 "requires_grad": bool(plain.requires_grad),
             }

@@ -11,11 +11,14 @@ from __future__ import annotations
 import tempfile
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable
 
 import torch
 
 from grader import wire
+from grader.clean_reader import CleanReader, Refused, load_weights, scratch_bytes
 from grader.outcomes import StudentError, WorkerLost, fail
 from grader.messages import Message, say
 from grader.remote import Executor
@@ -35,6 +38,10 @@ class Channel:
 
     def receive(self, *, doing: str | Message) -> dict:
         raise NotImplementedError
+
+    def scratch_folder(self) -> Path | None:
+        """The folder where the subject's files lie, as this process sees it (None: not reachable from here)."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -94,8 +101,11 @@ class Model:
 
 @dataclass(frozen=True)
 class File:
+    """A file the subject may write: ``path`` as the subject sees it, ``name`` (the grader's own) in its folder."""
+
     ref: int
     path: str
+    name: str
 
 
 @dataclass
@@ -105,6 +115,12 @@ class Subject:
     cuda: bool = False  # compare CUDA against CPU; set by the engine from --device and the worker's answer
     spellings: dict = field(default_factory=dict)  # contract name -> the alias the submission defines it under
     _new_example: bool = field(default=False, repr=False)
+    # name -> {"exists", "result" | "error"}: reads a file of the subject's folder where no student code runs
+    read_file: Callable[[str], dict] | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if self.read_file is None and hasattr(self.channel, "scratch_folder"):
+            self.read_file = partial(read_scratch_file, self.channel.scratch_folder, isinstance(self.channel, LoopbackChannel))
 
     @classmethod
     def in_process(cls, namespace: dict, wanted: list[str]) -> "Subject":
@@ -165,8 +181,12 @@ class Subject:
         answer = Answer.of(self._ask("stack", say("building_stack"), layers=layers))
         return Model(answer.ref, answer.type)
 
-    def forward(self, model: Model, x: torch.Tensor, doing: str | Message, device: str | None = None) -> Answer:
-        return Answer.of(self._ask("forward", doing, ref=model.ref, x=x, device=device)["result"])
+    def forward(self, model: Model, x: torch.Tensor, doing: str | Message, device: str | None = None, path: str = "") -> Answer:
+        """``model(x)``, or the submodule at ``path`` applied to ``x`` (to judge a layer by what it computes)."""
+        args = {"ref": model.ref, "x": x, "device": device}
+        if path:
+            args["path"] = path
+        return Answer.of(self._ask("forward", doing, **args)["result"])
 
     def describe(self, model: Model) -> dict:
         return self._ask("describe", say("inspecting_model"), ref=model.ref)
@@ -181,6 +201,12 @@ class Subject:
     def replace_with_identity(self, model: Model, path: str) -> None:
         self._ask("replace", say("replacing_with_identity", path=path), ref=model.ref, path=path, replacement="identity")
 
+    def replace_with_scaled_identity(self, model: Model, path: str, factor: float) -> None:
+        """Swap the submodule at ``path`` for a grader-made layer computing ``factor * x``, of a class made for
+        this request under a random name: a probe the submission cannot recognise by its kind."""
+        self._ask("replace", say("replacing_with_scaled_identity", path=path, factor=factor), ref=model.ref, path=path,
+                  replacement="scaled", factor=float(factor))
+
     def to(self, model: Model, device: str, doing: str | Message) -> bool:
         """Move the model; True when ``.to`` returned the model itself."""
         return bool(self._ask("to", doing, ref=model.ref, device=device)["same"])
@@ -190,17 +216,27 @@ class Subject:
 
     def scratch_file(self, suffix: str = ".pt") -> File:
         reply = self._ask("scratch_path", say("making_file_name"), suffix=suffix)
-        return File(reply["file"], reply["path"])
+        ref = reply["file"]
+        if type(ref) is not int or not 0 < ref < 1 << 31:
+            raise WorkerLost("protocol", say("protocol", doing=say("making_file_name")))
+        return File(ref, reply["path"], scratch_name(ref, suffix))
 
-    def read_weights(self, file: File, doing: str | Message) -> dict[str, torch.Tensor]:
-        """The file as ``torch.load(weights_only=True)`` sees it, where the subject runs."""
-        reply = self._ask("read_weights", doing, file=file.ref)
+    def read_saved(self, file: File, doing: str | Message) -> Answer:
+        """What ``torch.load(weights_only=True)`` makes of the file, loaded in a process that never ran student
+        code (``grader/clean_reader.py``): the worker is never asked what its file holds."""
+        if self.read_file is None:
+            raise WorkerLost("protocol", say("protocol", doing=doing))
+        reply = self.read_file(file.name)
         if not reply["exists"]:
             raise fail("file_missing", doing=doing)
         if "error" in reply:
             error = reply["error"]
             raise fail("file_refused", doing=doing, type=error["type"], message=error["message"][:300])
-        return tensors_of(Answer.of(reply["result"]), say("file_written_by", doing=doing))
+        return Answer.of(reply["result"])
+
+    def read_weights(self, file: File, doing: str | Message) -> dict[str, torch.Tensor]:
+        """The file's str -> tensor mapping, as ``read_saved`` reads it."""
+        return tensors_of(self.read_saved(file, doing), say("file_written_by", doing=doing))
 
     def drop(self, model: Model) -> None:
         self._ask("drop", say("releasing_model"), ref=model.ref)
@@ -214,6 +250,26 @@ def tensors_of(answer: Answer, doing: str | Message) -> dict[str, torch.Tensor]:
     if bad:
         raise fail("not_tensor", doing=say("item", mapping=doing, entry=repr(bad[0])), got=answer.items[bad[0]].describe())
     return {key: item.value for key, item in answer.items.items()}
+
+
+def scratch_name(ref: int, suffix: str) -> str:
+    """The name ``Executor.op_scratch_path`` gives file ``ref``: the grader's own, never one the worker reports."""
+    return f"propgrade-{ref}{suffix}"
+
+
+def read_scratch_file(folder: Callable[[], Path | None], in_process: bool, name: str) -> dict:
+    """File ``name`` of the subject's folder as ``torch.load(weights_only=True)`` sees it: loaded here for an
+    in-process subject (trusted code), otherwise in the submission's clean reader child."""
+    where = folder()
+    if where is None:
+        return {"exists": True, "error": {"type": "Unreachable", "message": "the worker's folder is not reachable"}}
+    try:
+        data = scratch_bytes(where, name)
+    except Refused as refused:
+        return {"exists": True, "error": {"type": "Refused", "message": str(refused)}}
+    if data is None:
+        return {"exists": False}
+    return {"exists": True, **(load_weights(data) if in_process else CleanReader.shared().read(data, owner=str(where)))}
 
 
 def _arg(value):
@@ -236,6 +292,9 @@ class LoopbackChannel(Channel):
 
     def receive(self, *, doing: str | Message) -> dict:
         return unwrap(wire.decode(self._replies.popleft()), doing)
+
+    def scratch_folder(self) -> Path | None:
+        return Path(self.executor.scratch_dir)
 
 
 def unwrap(reply: dict, doing: str | Message) -> dict:
