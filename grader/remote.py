@@ -20,10 +20,12 @@ import traceback
 if __name__ == "__main__":  # a worker: find the wire format beside this file, then forget the path
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from grader import wire
+    from grader.sandbox import namespaces
 
     del sys.path[0]
 else:
     from grader import wire
+    from grader.sandbox import namespaces
 
 import torch
 from torch import nn
@@ -57,7 +59,9 @@ def qualified_type(value) -> str:
 def short_error(error: BaseException, filename: str | None = None) -> dict:
     """The exception as a student should see it: type, message, and the student's own frames."""
     frames = traceback.extract_tb(error.__traceback__)
-    own = [f for f in frames if f.filename != __file__ and "site-packages" not in f.filename] or frames[-1:]
+    grader = os.path.dirname(os.path.abspath(__file__)) + os.sep  # no frame of the grader's own files is the student's
+    own = [f for f in frames if not f.filename.startswith(grader) and "site-packages" not in f.filename]
+    own = own or [f for f in frames[-1:] if not f.filename.startswith(grader)]
     line = None
     if isinstance(error, SyntaxError):
         line = error.lineno
@@ -479,75 +483,58 @@ def hide_grader() -> None:
 
 
 NOBODY = 65534
+MAX_PROCESSES = 256  # tasks (threads included) of the worker's own user
+MAX_FILE_BYTES = 256 << 20
 
 
-MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 1 << 18
-MS_LOCKED_DOWN = 1 | 2 | 4 | 8  # read-only, nosuid, nodev, noexec
+def python_reachable() -> bool:
+    """Can a user other than root read Python's own files (not the case under /root/.pyenv)?"""
+    for path in {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable))}:
+        parts = os.path.realpath(path).split(os.sep)
+        for depth in range(2, len(parts) + 1):
+            if not os.stat(os.sep.join(parts[:depth]) or os.sep).st_mode & 0o001:
+                return False
+    return True
 
 
-def _mount(libc, source: str, target: str, kind: str | None, flags: int, options: str | None = None) -> bool:
-    encode = lambda text: text.encode() if text is not None else None  # noqa: E731
-    return libc.mount(encode(source), encode(target), encode(kind), flags, encode(options)) == 0
+def confine(sandboxed: dict | None) -> dict:
+    """The last steps before student code: limits on the worker's own user, then that user.
 
-
-def _reachable_for_nobody(libc, paths: list[str], staging: str) -> None:
-    """Let ``nobody`` reach Python's own files when they sit under a private directory (``/root/.pyenv``).
-
-    The private ancestor is replaced, inside this mount namespace only, by an
-    empty tmpfs that holds just the directories on the way to those files.
+    ``sandboxed`` records what ``grader.sandbox.namespaces`` already built (private
+    processes, files and network); without it (no root, no namespaces) only the
+    import hook, the limits and, as root where Python stays readable, a user of
+    its own apply. Returns what was applied, for the record.
     """
-    by_ancestor: dict[str, set[str]] = {}
-    for path in paths:
-        parts = os.path.realpath(path).split(os.sep)[1:]
-        for depth in range(1, len(parts)):
-            ancestor = os.sep + os.sep.join(parts[:depth])
-            if not os.stat(ancestor).st_mode & 0o001:
-                by_ancestor.setdefault(ancestor, set()).add(parts[depth])
-                break
-    for number, (ancestor, children) in enumerate(sorted(by_ancestor.items())):
-        staged = []
-        for child in sorted(children):
-            stage = os.path.join(staging, f"{number}-{child}")
-            os.makedirs(stage, exist_ok=True)
-            if _mount(libc, os.path.join(ancestor, child), stage, None, MS_BIND | MS_REC):
-                staged.append((child, stage))
-        if not _mount(libc, "tmpfs", ancestor, "tmpfs", 0, "size=64k,mode=0711"):
-            continue
-        for child, stage in staged:
-            target = os.path.join(ancestor, child)
-            os.makedirs(target, exist_ok=True)
-            _mount(libc, stage, target, None, MS_BIND | MS_REC)
+    import resource
+    import signal
 
-
-def confine() -> dict:
-    """The strongest isolation this platform allows, applied before any student code runs.
-
-    As root on Linux: a private mount namespace where the grader's directories
-    (``PROPGRADE_HIDE``) are covered by empty read-only mounts, then a user of
-    its own (``PROPGRADE_UID``), who can neither undo those mounts, nor signal
-    the grader or other workers, read their memory or environment, nor write
-    their results. Elsewhere only the
-    import hook applies. Returns what was applied, for the record.
-    """
-    applied = {"import_hook": True, "hidden": [], "user": None}
-    if sys.platform != "linux" or os.geteuid() != 0:
+    applied = {"import_hook": True, "user": None, **(sandboxed or {})}
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file past the cap fails to grow instead of killing
+    for limit, value in ((resource.RLIMIT_FSIZE, MAX_FILE_BYTES), (resource.RLIMIT_CORE, 0)):
+        try:
+            resource.setrlimit(limit, (value, value))
+        except (ValueError, OSError):
+            pass
+    applied["file_size_cap"] = MAX_FILE_BYTES
+    if sys.platform != "linux":
         return applied
-    import ctypes
-    import sysconfig
+    own_root = applied.get("filesystem") == "private root"
+    if os.geteuid() == 0 and "user_namespace" not in applied and (own_root or python_reachable()):
+        uid = int(os.environ.get("PROPGRADE_UID", NOBODY))
+        resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))  # counted per user: this worker's
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+        applied["user"] = "a user of its own"
+        applied["process_cap"] = MAX_PROCESSES
+    elif "user_namespace" in applied:
+        namespaces.drop_capabilities()
+        applied["user"] = "an unprivileged user namespace"
+    if sandboxed is not None:
+        import ctypes
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(0x00020000) != 0 or not _mount(libc, "none", "/", None, MS_REC | MS_PRIVATE):
-        return applied
-    for path in filter(None, os.environ.get("PROPGRADE_HIDE", "").split(os.pathsep)):
-        if _mount(libc, "tmpfs", path, "tmpfs", MS_LOCKED_DOWN, "size=4k,mode=0555"):
-            applied["hidden"].append(path)
-    python_files = {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable)), *sysconfig.get_paths().values()}
-    _reachable_for_nobody(libc, sorted(python_files), os.path.join(os.getcwd(), ".tmp", ".stage"))
-    uid = int(os.environ.get("PROPGRADE_UID", NOBODY))
-    os.setgroups([])
-    os.setgid(uid)
-    os.setuid(uid)
-    applied["user"] = "a user of its own"
+        ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG: SIGKILL when the process that waits for it goes
+    namespaces.no_new_privileges()
     return applied
 
 
@@ -589,13 +576,13 @@ def single_threaded() -> None:
         pass
 
 
-def serve(request_fd: int, reply_fd: int) -> None:
+def serve(request_fd: int, reply_fd: int, sandboxed: dict | None = None) -> None:
     single_threaded()
     executor = Executor()
     hide_grader()
     sys.path.insert(0, os.getcwd())  # as in Jupyter: modules beside the notebook are importable
     capped = cap_memory()
-    isolation = {**confine(), "address_space_cap": capped}
+    isolation = {**confine(sandboxed), "address_space_cap": capped}
     seed = int(os.environ.get("PROPGRADE_SEED", "0"))
     import random
 
@@ -656,7 +643,52 @@ def become_worker(request: dict, fds: list[int]) -> None:
     os.chdir(request["workdir"])
     os.environ.clear()
     os.environ.update(request["env"])
-    serve(request_fd, reply_fd)
+    sandboxed = None
+    if request.get("sandbox"):
+        sandboxed = enter_sandbox(request["sandbox"], request["workdir"], reply_fd)
+    serve(request_fd, reply_fd, sandboxed)
+
+
+def enter_sandbox(sandbox: dict, workdir: str, reply_fd: int) -> dict:
+    """Become the init of new namespaces (``grader.sandbox.namespaces``), or say why not.
+
+    This process stays outside as the init's parent: it tells the controller the
+    init's pid (the one to kill: everything in the namespace goes with it), then
+    waits and leaves with the init's status. It never runs student code.
+    """
+    import signal
+
+    in_user_namespace = os.geteuid() != 0
+    try:
+        namespaces.enter(sandbox["cgroups"], user_namespace=in_user_namespace)
+    except OSError as error:
+        return {"namespaces": f"refused: {error}"}
+    ready_read, ready_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(ready_write)
+        os.read(ready_read, 1)  # the controller learns this pid before the worker says anything
+        os.close(ready_read)
+        applied = {"namespaces": ["pid", "mount", "network", "ipc", "uts"]}
+        if in_user_namespace:
+            applied["user_namespace"] = True
+        try:
+            keep = sandbox.get("keep") or namespaces.python_dirs(sandbox["hide"])
+            applied["hidden"] = namespaces.build_root(sandbox["root"], workdir, keep, sandbox["hide"], sandbox["devices"])
+            applied["filesystem"] = "private root"
+        except OSError as error:
+            applied["filesystem"] = f"refused: {error}"
+        return applied
+    os.close(ready_read)
+    wire.write_frame(reply_fd, wire.encode({"status": "sandboxed", "pid": pid}))
+    os.close(ready_write)
+    os.closerange(3, 1 << 16)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    os._exit(code)
 
 
 def zygote(control_fd: int) -> None:
@@ -674,6 +706,7 @@ def zygote(control_fd: int) -> None:
     warm_up()
     control = socket.socket(fileno=control_fd)
     codes: dict[int, int] = {}
+    kept: dict[tuple, list[str]] = {}
     while True:
         try:
             message, fds, _, _ = socket.recv_fds(control, 1 << 20, 3)
@@ -682,6 +715,9 @@ def zygote(control_fd: int) -> None:
         if not message:
             return
         request = json.loads(message)
+        if request.get("sandbox"):  # worked out once here, not in every worker
+            hide = tuple(request["sandbox"]["hide"])
+            request["sandbox"]["keep"] = kept.get(hide) or kept.setdefault(hide, namespaces.python_dirs(list(hide)))
         if request["op"] == "fork":
             pid = os.fork()
             if pid == 0:
@@ -726,4 +762,9 @@ if __name__ == "__main__":
     elif sys.argv[1] == "--stdio":
         serve_on_standard_streams()
     else:
-        serve(int(sys.argv[1]), int(sys.argv[2]))
+        import json
+
+        sandbox = json.loads(os.environ.pop("PROPGRADE_SANDBOX", "null"))
+        request_fd, reply_fd = int(sys.argv[1]), int(sys.argv[2])
+        os.setsid() if os.getsid(0) != os.getpid() else None
+        serve(request_fd, reply_fd, enter_sandbox(sandbox, os.getcwd(), reply_fd) if sandbox else None)

@@ -31,10 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import remote, wire
+from grader.sandbox.cgroups import Cgroups
 from grader.messages import say
 from grader.outcomes import WorkerLost
-from grader.subject import unwrap
 from grader.sandbox.staging import Staged, stage
+from grader.subject import unwrap
 
 MAX_REPLY_BYTES = 1 << 30
 GIB = 1 << 30
@@ -63,6 +64,16 @@ def posix_process_limits() -> bool:
     except ImportError:
         return False
     return all(hasattr(os, name) for name in ("fork", "setsid", "killpg"))
+
+
+def sandbox_wanted() -> bool:
+    """Private namespaces for each worker (``grader.sandbox``) on Linux, unless PROPGRADE_SANDBOX=0."""
+    return sys.platform == "linux" and os.environ.get("PROPGRADE_SANDBOX", "1") != "0"
+
+
+def gpu_devices() -> list[str]:
+    """The device nodes a worker computing on CUDA needs inside its private /dev."""
+    return sorted(str(p) for p in Path("/dev").glob("nvidia*")) if os.path.isdir("/dev") else []
 
 
 def fork_server_wanted() -> bool:
@@ -123,8 +134,8 @@ class ForkServer:
             raise OSError("the fork server has gone")
         return json.loads(reply)
 
-    def fork(self, workdir: Path, env: dict, fds: list[int]) -> int:
-        return self._ask({"op": "fork", "workdir": str(workdir), "env": env}, fds)["pid"]
+    def fork(self, workdir: Path, env: dict, fds: list[int], sandbox: dict | None = None) -> int:
+        return self._ask({"op": "fork", "workdir": str(workdir), "env": env, "sandbox": sandbox}, fds)["pid"]
 
     def status(self, pid: int, wait: bool) -> int | None:
         return self._ask({"op": "status", "pid": pid, "wait": wait})["code"]
@@ -253,6 +264,9 @@ class Worker:
         self.process: subprocess.Popen | None = None
         self.output: Output | None = None
         self.memory_exceeded = False
+        self.cgroups: Cgroups | None = None  # the worker and all its descendants, where cgroups are writable
+        self.sandbox_pid: int | None = None  # the init of the worker's PID namespace: killing it ends them all
+        self._init_pidfd: int | None = None
         self.lost: WorkerLost | None = None
         self.isolation: dict = {}
         self.process_limits = posix_process_limits()
@@ -297,11 +311,35 @@ class Worker:
             self._start_in_session()
         else:
             self._start_plain()
-        ready = self._reply(time.monotonic() + self.limits.start_seconds, say("starting_worker"))
+        deadline = time.monotonic() + self.limits.start_seconds
+        ready = self._reply(deadline, say("starting_worker"))
+        if isinstance(ready, dict) and ready.get("status") == "sandboxed" and isinstance(ready.get("pid"), int):
+            self.sandbox_pid = ready["pid"]  # written before any student code could run
+            try:
+                self._init_pidfd = os.pidfd_open(self.sandbox_pid)  # that process, never a later one with its pid
+            except OSError:
+                pass
+            ready = self._reply(deadline, say("starting_worker"))
         self.isolation = dict(ready.get("isolation", {})) if isinstance(ready, dict) else {}
         watchdog = self.process_limits and os.path.exists(f"/proc/{self.process.pid}/statm")
         self.isolation["memory_cap"] = bool(self.isolation.get("address_space_cap")) or watchdog
+        if self.cgroups is not None:
+            self.isolation["cgroup_limits"] = sorted(self.cgroups.limits)
         return ready
+
+    def _sandbox(self) -> dict | None:
+        """What the worker needs to confine itself (``remote.enter_sandbox``), with its cgroups made here."""
+        if not sandbox_wanted():
+            return None
+        self.cgroups = Cgroups.create(f"propgrade-{self.token}", self.limits.memory_bytes, remote.MAX_PROCESSES)
+        new_root = self.root / "root"
+        new_root.mkdir(mode=0o700)
+        return {
+            "root": str(new_root),
+            "cgroups": self.cgroups.procs_files() if self.cgroups else [],
+            "hide": grader_directories(),
+            "devices": gpu_devices() if self.device != "cpu" else [],
+        }
 
     def _start_plain(self) -> None:
         """A subprocess that talks over its standard streams: no pipes handed over, no memory cap."""
@@ -328,11 +366,15 @@ class Worker:
             output_read, output_write = os.pipe()
             server = ForkServer.shared()
             with _CHILDREN_LOCK:
-                pid = server.fork(self.workdir, self.environment(), [request_read, reply_write, output_write])
+                pid = server.fork(self.workdir, self.environment(), [request_read, reply_write, output_write], self._sandbox())
                 self.process = ForkedProcess(pid, server, os.fdopen(output_read, "rb"))
                 LIVE_WORKERS.add(pid)
             os.close(output_write)
         else:
+            env = self.environment()
+            sandbox = self._sandbox()
+            if sandbox:
+                env["PROPGRADE_SANDBOX"] = json.dumps(sandbox)
             with _CHILDREN_LOCK:
                 self.process = subprocess.Popen(
                     [sys.executable, "-I", "-u", remote.__file__, str(request_read), str(reply_write)],
@@ -341,7 +383,7 @@ class Worker:
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
                     cwd=self.workdir,
-                    env=self.environment(),
+                    env=env,
                     start_new_session=True,
                 )
                 LIVE_WORKERS.add(self.process.pid)
@@ -440,7 +482,7 @@ class Worker:
     def _lose(self, reason: str, doing: str, seconds: float | None = None):
         self.kill()
         code = self.process.wait() if self.process else None
-        if self.memory_exceeded:
+        if self.memory_exceeded or (self.cgroups is not None and self.cgroups.out_of_memory()):
             reason, message = "memory", say("memory", cap=memory_text(self.limits.memory_bytes), doing=doing)
         elif reason == "timeout":
             message = say("timeout", seconds=round(seconds or self.limits.start_seconds, 1), doing=doing)
@@ -458,15 +500,28 @@ class Worker:
         raise self.lost
 
     def _watch_memory(self) -> None:
-        """Kill the worker when its resident memory passes the cap (RLIMIT_AS is the first line)."""
+        """Kill the worker when it and its descendants hold more memory than the cap.
+
+        With a memory cgroup the kernel enforces the cap for all of them and this only
+        records the peak; otherwise the worker's resident size is read every 50 ms and,
+        as root, that of every process of its user every half second.
+        """
         page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-        statm = f"/proc/{self.process.pid}/statm"
+        by_user = sys.platform == "linux" and os.geteuid() == 0
+        tick = 0
         while not self.finished:
+            if self.cgroups is not None and "memory" in self.cgroups.limits:
+                self.peak_resident = max(self.peak_resident, self.cgroups.memory_used())
+                time.sleep(0.05)
+                continue
             try:
-                with open(statm) as f:
+                with open(f"/proc/{self.sandbox_pid or self.process.pid}/statm") as f:
                     resident = int(f.read().split()[1]) * page
             except (OSError, ValueError, IndexError):
                 return
+            if by_user and tick % 10 == 0:
+                resident = max(resident, resident_of_user(self.uid))
+            tick += 1
             self.peak_resident = max(self.peak_resident, resident)
             if resident > self.limits.memory_bytes:
                 self.memory_exceeded = True
@@ -475,9 +530,16 @@ class Worker:
             time.sleep(0.05)
 
     def kill(self) -> None:
-        """Kill the worker's whole session, even after the worker itself has exited."""
+        """Kill the worker, its namespace and cgroups, and its whole session, even after it has exited."""
         if self.process is None:
             return
+        if self._init_pidfd is not None:
+            try:
+                signal.pidfd_send_signal(self._init_pidfd, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.cgroups is not None:
+            self.cgroups.kill()
         if not self.process_limits:
             if self.process.poll() is None:
                 self.process.kill()
@@ -495,7 +557,13 @@ class Worker:
             self.kill()
             self.process.wait()
             LIVE_WORKERS.discard(self.process.pid)
-            kill_strays(self.token, self.children_before)
+            if self.cgroups is not None:
+                self.cgroups.remove()
+            if self._init_pidfd is not None:
+                os.close(self._init_pidfd)
+                self._init_pidfd = None
+            as_root = sys.platform == "linux" and os.geteuid() == 0
+            kill_strays(self.token, self.children_before, uid=self.uid if as_root else None)
             if self.pipes is not None:
                 self.pipes.close()
             else:
@@ -562,7 +630,31 @@ class StdioPipes:
             pass
 
 
-def kill_strays(token: str, before: set[tuple[int, int]] = frozenset(), rounds: int = 5) -> int:
+def resident_of_user(uid: int) -> int:
+    """Resident bytes of every process whose real user is ``uid`` (a worker's own user, as root)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and _real_uid(entry) == uid:
+            try:
+                with open(f"/proc/{entry}/statm") as f:
+                    total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            except (OSError, ValueError, IndexError):
+                continue
+    return total
+
+
+def _real_uid(pid: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def kill_strays(token: str, before: set[tuple[int, int]] = frozenset(), rounds: int = 5, uid: int | None = None) -> int:
     """Kill what a worker left behind: processes carrying its token, and orphans we adopted.
 
     An adopted orphan is a child of ours that is no live worker and was not
@@ -574,7 +666,7 @@ def kill_strays(token: str, before: set[tuple[int, int]] = frozenset(), rounds: 
     if not os.path.isdir("/proc"):
         return 0
     with _CHILDREN_LOCK:
-        return _kill_strays(f"PROPGRADE_TOKEN={token}".encode(), before, rounds)
+        return _kill_strays(f"PROPGRADE_TOKEN={token}".encode(), before, rounds, uid)
 
 
 def children_now() -> set[tuple[int, int]]:
@@ -600,7 +692,7 @@ def _stat(pid: str) -> tuple[int, int] | None:
         return None
 
 
-def _kill_strays(needle: bytes, before: set[tuple[int, int]], rounds: int) -> int:
+def _kill_strays(needle: bytes, before: set[tuple[int, int]], rounds: int, uid: int | None = None) -> int:
     me = os.getpid()
     killed = 0
     for _ in range(rounds):
@@ -613,6 +705,7 @@ def _kill_strays(needle: bytes, before: set[tuple[int, int]], rounds: int) -> in
                     tagged = needle in f.read()
             except OSError:
                 continue
+            tagged = tagged or (uid is not None and _real_uid(entry) == uid)  # the worker's own user, however it hid
             stat = _stat(entry)
             if stat is None:
                 continue

@@ -1,0 +1,156 @@
+"""Confinement as root on Linux (``grader/sandbox/``): processes, memory and files of a worker.
+
+Each test attacks the way a motivated student would, from inside a worker, and checks from outside
+that nothing escaped: no process survives its worker, the limits hold for the worker and all its
+descendants together, and the worker sees and leaves nothing beyond its own folder.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.grade import Options, grade
+from grader.load import load_all
+from grader.outcomes import WorkerLost
+from grader.properties import CATALOGUE, catalogue
+from grader.sandbox.cgroups import Cgroups
+from grader.workermanage import Limits, Worker
+
+ROOT = Path(__file__).resolve().parents[1]
+HOSTILE = ROOT / "submissions" / "hostile"
+catalogue()
+
+pytestmark = pytest.mark.skipif(not (sys.platform == "linux" and os.geteuid() == 0), reason="the sandbox's guarantees need root on Linux here")
+LIMITS = Limits(call_seconds=5, cell_seconds=20, total_seconds=60, memory_bytes=2 << 30)
+
+
+def processes_running(*argv: str) -> list[int]:
+    wanted = "\0".join(argv).encode() + b"\0"
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if f.read() == wanted:
+                    with open(f"/proc/{entry}/stat", "rb") as s:
+                        if s.read().rsplit(b")", 1)[1].split()[0] != b"Z":
+                            found.append(int(entry))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def grade_file(path: Path, ids: list[str]):
+    (submission,) = load_all([str(path)])
+    return grade(submission, Options(profile="ci", properties=[CATALOGUE[i] for i in ids], limits=LIMITS))
+
+
+def verdicts(result) -> dict[str, tuple[str, str]]:
+    return {v.property: (v.kind, v.message.render("en") if v.message else "") for v in result.verdicts}
+
+
+@pytest.fixture
+def worker():
+    started: list[Worker] = []
+
+    def start(limits: Limits = LIMITS) -> Worker:
+        w = Worker(None, limits=limits, seed=0, device="cpu")
+        started.append(w)
+        w.start()
+        return w
+
+    yield start
+    for w in started:
+        w.stop()
+
+
+def run(w: Worker, source: str, seconds: float = 20) -> dict:
+    return w.request("run_module", {"source": source, "filename": "attack.py", "seconds": seconds}, doing="attack.py", seconds=seconds + 3)
+
+
+def test_the_worker_records_what_confines_it(worker):
+    isolation = worker().isolation
+    assert isolation["namespaces"] == ["pid", "mount", "network", "ipc", "uts"]
+    assert isolation["filesystem"] == "private root"
+    assert isolation["user"] == "a user of its own"
+    assert isolation["process_cap"] == 256
+
+
+def test_a_process_made_a_child_of_the_fork_server_dies_with_the_worker():
+    for pid in processes_running("sleep", "1005"):
+        os.kill(pid, 9)
+    result = grade_file(HOSTILE / "escape_clone_parent.py", ["relu_matches_definition"])
+    assert verdicts(result)["relu_matches_definition"][0] == "passed"
+    assert processes_running("sleep", "1005") == []
+
+
+def test_processes_are_capped_per_worker_and_none_survives():
+    result = grade_file(HOSTILE / "many_processes.py", ["relu_matches_definition", "step_matches_definition"])
+    found = verdicts(result)
+    assert found["relu_matches_definition"][0] == "passed"
+    kind, message = found["step_matches_definition"]
+    assert kind == "error", message
+    count = int(message.split("started ")[1].split(" processes")[0])
+    assert 0 < count < 256
+    assert processes_running("sleep", "1006") == []
+
+
+def test_memory_is_capped_for_the_worker_and_its_children_together(worker):
+    if not (Cgroups.create(f"propgrade-probe-{os.getpid()}", 1 << 30, 64) or Cgroups()).limits >= {"memory"}:
+        pytest.skip("no writable memory cgroup here: the watchdog sums the worker user's processes instead")
+    w = worker(Limits(call_seconds=20, cell_seconds=20, total_seconds=60, memory_bytes=768 << 20))
+    source = """
+import os, subprocess, sys, time
+HOLD = "import sys, time; b = bytearray(300 << 20); b[::4096] = b'x' * len(b[::4096]); open(sys.argv[1], 'w').close(); time.sleep(30)"
+for i in range(6):
+    subprocess.Popen([sys.executable, "-c", HOLD, f"held-{i}"])
+time.sleep(4)
+print(sum(name.startswith("held-") for name in os.listdir(".")))
+"""
+    try:
+        run(w, source)
+    except WorkerLost as lost:
+        assert lost.reason == "memory"
+        return
+    held = int(w.stop().split()[-1])
+    assert held * 300 < 768, f"{held} children held 300 MiB each under a 768 MiB cap"
+
+
+def test_files_outside_the_folder_do_not_survive_and_the_machine_is_not_visible(tmp_path):
+    classmate = tmp_path / "class" / "classmate.py"
+    classmate.parent.mkdir()
+    classmate.write_text("SECRET = 'classmate'\n")
+    probes = [str(classmate), str(classmate.parent), str(ROOT / "grader"), str(ROOT / "reference"), str(ROOT / "submissions"), str(ROOT / ".git"), tempfile.gettempdir() + "/propgrade-was-here"]
+    submission = tmp_path / "class" / "reads_the_machine.py"
+    submission.write_text((HOSTILE / "reads_the_machine.py").read_text().replace("PROBES: list = []", f"PROBES: list = {probes!r}"))
+    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+        Path(folder, "propgrade-was-here").unlink(missing_ok=True)
+    result = grade_file(submission, ["relu_matches_definition", "step_matches_definition"])
+    found = verdicts(result)
+    assert found["relu_matches_definition"][0] == "passed"
+    assert found["step_matches_definition"][1].endswith("found nothing"), found["step_matches_definition"][1]
+    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+        assert not Path(folder, "propgrade-was-here").exists(), folder
+
+
+def test_a_file_cannot_grow_past_the_cap(worker):
+    w = worker()
+    reply = run(w, "f = open('big', 'wb')\nf.seek(300 << 20)\nf.write(b'x')\nf.close()\n")
+    assert not reply["ok"] and "File too large" in reply["error"]["message"]
+
+
+def test_nothing_of_a_worker_is_left_after_stop(worker):
+    w = worker()
+    run(w, "import subprocess\nsubprocess.Popen(['/usr/bin/setsid', '/bin/sleep', '1008'], env={}, start_new_session=True)\nimport time\ntime.sleep(0.3)\n")
+    assert processes_running("/bin/sleep", "1008")
+    cgroups = list(w.cgroups.dirs.values()) if w.cgroups else []
+    root = w.root
+    w.stop()
+    assert processes_running("/bin/sleep", "1008") == []
+    assert not root.exists()
+    assert not any(os.path.exists(d) for d in cgroups)
