@@ -258,27 +258,6 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "limits: {call:g} s per call, {cell:g} s per cell, {total:g} s per submission, {memory} of memory per worker",
         "限制：每次调用 {call:g} 秒，每个单元格 {cell:g} 秒，每份提交 {total:g} 秒，每个工作进程内存 {memory}",
     ),
-}
-
-@dataclass(frozen=True)
-class Message:
-    key: str
-    fields: dict = field(default_factory=dict)
-
-    def render(self, lang: str = "en") -> str:
-        template = TEMPLATES[self.key][LANGUAGES.index(lang)]
-        fields = {name: value.render(lang) if isinstance(value, Message) else value for name, value in self.fields.items()}
-        text = template.format(**fields)
-        return _ZH_SPACES.sub("", text) if lang == "zh" else text
-
-    def __str__(self) -> str:
-        return self.render("en")
-
-
-def say(key: str, **fields) -> Message:
-    if key not in TEMPLATES:
-        raise KeyError(f"no message template {key!r}")
-    return Message(key, fields)
     # staging a folder and reading files (grader/sandbox/staging.py, grader/load.py)
     "staging_skipped": ("not copied for grading (only plain files and folders are): {entries}{more}", "未复制用于评分（只复制普通文件和文件夹）：{entries}{more}"),
     "staging_skipped_entry": ("{path} ({why})", "{path}（{why}）"),
@@ -300,3 +279,24 @@ def say(key: str, **fields) -> Message:
     "too_large": ("{name} is {size}, over the limit of {cap}", "{name} 的大小为 {size}，超过上限 {cap}"),
     "grader_failed": ("the grader failed on this submission in {doing} ({error}); please tell your teacher", "评分程序在{doing}时出错（{error}），请告知老师"),
     "loading": ("loading", "读取提交"),
+}
+
+@dataclass(frozen=True)
+class Message:
+    key: str
+    fields: dict = field(default_factory=dict)
+
+    def render(self, lang: str = "en") -> str:
+        template = TEMPLATES[self.key][LANGUAGES.index(lang)]
+        fields = {name: value.render(lang) if isinstance(value, Message) else value for name, value in self.fields.items()}
+        text = template.format(**fields)
+        return _ZH_SPACES.sub("", text) if lang == "zh" else text
+
+    def __str__(self) -> str:
+        return self.render("en")
+
+
+def say(key: str, **fields) -> Message:
+    if key not in TEMPLATES:
+        raise KeyError(f"no message template {key!r}")
+    return Message(key, fields)
