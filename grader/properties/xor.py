@@ -13,6 +13,9 @@ from functools import lru_cache
 import torch
 from hypothesis import strategies as st
 
+import torch.nn.functional as F
+
+from grader.compare import assert_close
 from grader.messages import say
 from grader.outcomes import fail
 from grader.properties import register
@@ -45,15 +48,25 @@ def xor_is_not_linearly_separable(subject, data):
         raise fail("perceptron_is_xor", b=b, w1=w1, w2=w2, got=perceptron.tolist())
 
 
-def trained_predictions(subject, hidden: int, seed: int, identity: bool) -> list[float]:
+def trained_predictions(subject, hidden: int, seed: int, factor: float | None = None) -> list[float]:
+    """module_net(2, hidden, 1) from the reference's initial weights, trained on XOR; with ``factor``, its layer2
+    is first replaced by a grader-made layer computing ``factor * x`` (a probe of a fresh kind, see
+    ``Executor.op_replace``), and its forward is checked against the formula before training, so that the
+    replaced layer is known to be the one the forward goes through."""
     model = subject.new("module_net", 2, hidden, 1)
     doing = f"module_net(2, {hidden}, 1)"
-    if identity:
-        subject.replace_with_identity(model, "layer2")
-        doing = say("with_identity", model=doing, layer="layer2")
+    if factor is not None:
+        subject.replace_with_scaled_identity(model, "layer2", factor)
+        doing = say("with_scaled_identity", model=doing, layer="layer2", factor=factor)
     state = initial_state(module_net_shapes(2, hidden, 1), seed)
     subject.load_state_dict(model, state, say("load_state_dict", model=doing, weights=say("initial_weights")))
     x, y = xor_points()
+    if factor is not None:
+        applied = say("applied_to_x", model=doing)
+        d = {name: tensor.to(torch.float64) for name, tensor in state.items()}
+        hidden_out = factor * F.linear(x.to(torch.float64), d["layer1.weight"], d["layer1.bias"])
+        assert_close(subject.forward(model, x, applied).tensor(applied), F.linear(hidden_out, d["layer3.weight"], d["layer3.bias"]),
+                     applied, check_dtype=False, rtol=1e-4, atol=1e-5)
     subject.fit(model, x, y, XOR_EPOCHS, XOR_LR, say("training_on_xor", model=doing))
     applied = say("applied_to_x", model=doing)
     out = subject.forward(model, x, applied).tensor(applied)
@@ -70,17 +83,18 @@ def module_net_learns_xor(subject, data):
     hidden, seed = data.draw(st.integers(2, 6), label="h"), data.draw(st.integers(0, 7), label="seed")
     if not reference_learns_xor(hidden, seed):
         seed = next(s for s in range(100) if reference_learns_xor(hidden, s))
-    got = trained_predictions(subject, hidden, seed, identity=False)
+    got = trained_predictions(subject, hidden, seed)
     if got != list(map(float, XOR_LABELS)):
         raise fail("xor_not_learned", hidden=hidden, seed=seed, got=got, expected=list(XOR_LABELS))
 
 
 @register("xor_needs_hidden_activation", "xor",
-          "module_net(2, h, 1) with nn.Identity in place of its Tanh never learns XOR: layer2 matters",
-          "把 module_net(2, h, 1) 中的 Tanh 换成 nn.Identity 后，它永远学不会异或：layer2 是关键",
+          "module_net(2, h, 1) with a linear layer (c * x) in place of its Tanh computes layer3(c * layer1(x)) and never learns XOR: layer2 matters",
+          "把 module_net(2, h, 1) 中的 Tanh 换成线性层（c * x）后，它计算 layer3(c * layer1(x))，永远学不会异或：layer2 是关键",
           needs=["module_net"], points=2, examples=3)
 def xor_needs_hidden_activation(subject, data):
     hidden, seed = data.draw(st.integers(2, 6), label="h"), data.draw(st.integers(0, 7), label="seed")
-    got = trained_predictions(subject, hidden, seed, identity=True)
+    factor = data.draw(st.sampled_from([0.5, 0.75, 1.25, 1.5, 2.0]), label="c")
+    got = trained_predictions(subject, hidden, seed, factor)
     if got == list(map(float, XOR_LABELS)):
-        raise fail("xor_without_activation", hidden=hidden)
+        raise fail("xor_with_scaled_layer2", hidden=hidden, factor=factor)
