@@ -58,6 +58,18 @@ class Rule:
     enabled: bool = True
 
 
+# What each contract name must be, as the worker reports it (``op_names``): classes are built, models are
+# instances, everything else is called.
+FUNCTION_KINDS = ("function",)
+CONTRACT_KINDS = {
+    "module_net": ("class",),
+    "Model": ("class",),
+    "NeuralNetwork": ("class",),
+    "seq_net": ("module",),
+    "seq_model": ("module",),
+}
+
+
 @dataclass(frozen=True)
 class Assignment:
     name: str
@@ -87,11 +99,16 @@ class Assignment:
         return (name, *self.aliases.get(name, ()))
 
     def resolve(self, found: dict) -> tuple[dict, dict[str, str]]:
-        """Contract name -> what the submission defines under its first present spelling,
-        and contract name -> the alias used, where it is one."""
+        """Contract name -> what the submission defines under its first present spelling of the right kind
+        (``found`` maps names to the worker's ``{"kind": ...}``), and contract name -> the alias used, where
+        it is one. An alias binds only a name of the contract's kind: ``and_gate`` holding a tensor of labels
+        is not taken for ``AND``. The contract's own name binds whatever it holds when no spelling fits, so
+        the feedback is about that name."""
         names, spelled = {}, {}
         for name in contract_names():
-            spelling = next((s for s in self.spellings(name) if s in found), None)
+            spellings = [s for s in self.spellings(name) if s in found]
+            fitting = [s for s in spellings if found[s].get("kind") in CONTRACT_KINDS.get(name, FUNCTION_KINDS)]
+            spelling = next(iter(fitting), name if name in found else None)
             if spelling is not None:
                 names[name] = found[spelling]
                 if spelling != name:

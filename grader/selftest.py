@@ -5,20 +5,29 @@ The corpus lives in ``submissions/``:
 * ``correct/``: complete, correct submissions in many styles. Each must get
   full marks: a property that fails one of them is wrong, not the student.
 * ``buggy/``: complete submissions with one realistic mistake each. Each
-  declares the properties it must fail, next to the code: a module's first
-  line, or the first line of a notebook's first cell, reads
+  declares exactly the properties it must fail, next to the code: a module's
+  first line, or the first line of a notebook's first cell, reads
 
       # propgrade-expect: step_of_zero_is_one, step_matches_definition
 
   (a long list goes on over the next lines, each starting the same way).
-Grading both folders against the whole catalogue gives the *kill matrix*
-(submissions x properties). The self-test reports, for every buggy submission,
-the properties it fails, split into declared and undeclared ones; the share of
-buggy submissions caught (failing at least everything they declare); every
-correct submission that loses points; and every property that no buggy
-submission fails (a property that catches nothing). It fails (exit status 1)
-when a declaration is not met, is malformed or names an unknown property, or
-when a correct submission loses points.
+* ``fair/``: work written the way the lesson writes it: right in the lesson's
+  terms (float32, four rows, its PyTorch idioms) but not general. Each declares
+  the same way the properties it loses, and those may only be generality
+  properties (``GENERALITY``): it must earn every property whose fact it gets right.
+
+Grading the folders against the whole catalogue gives the *kill matrix*
+(submissions x properties). The self-test reports, for every buggy and fair
+submission, the properties it fails, split into declared and undeclared ones;
+the share of buggy submissions caught (failing at least everything they
+declare); the *blame precision*: of all points lost by buggy and fair
+submissions, the share lost on declared properties (a point lost elsewhere is
+blame on a fact the code gets right); every correct submission that loses
+points; and every property that no buggy submission fails (a property that
+catches nothing). It fails (exit status 1) when a declaration is not met or is
+exceeded, is malformed or names an unknown property, when a fair submission
+declares a property that is not about generality, or when a correct submission
+loses points.
 """
 
 from __future__ import annotations
@@ -35,11 +44,23 @@ from grader.load import candidates, has_code
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "submissions"
-CATEGORIES = ("correct", "buggy")
+CATEGORIES = ("correct", "fair", "buggy")
+DECLARING = ("fair", "buggy")
 EXPECT = "# propgrade-expect:"
 # A property "fails" a submission with any verdict that earns no points and is not left out of the score.
 FAILING = frozenset({"failed", "error", "timeout", "crashed", "missing"})
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def is_generality(pid: str) -> bool:
+    """Properties about reach beyond the lesson's own inputs: other batch sizes and dtypes, other devices,
+    today's PyTorch over the lesson's (the only properties a fair submission may lose)."""
+    from grader.properties import CATALOGUE
+
+    prop = CATALOGUE.get(pid)
+    if prop is None:
+        return False
+    return prop.topic == "devices" or pid.endswith(("_works_on_any_batch", "_works_in_float64")) or pid == "train_runs_the_lessons_1000_epochs"
 
 
 class DeclarationError(ValueError):
@@ -131,6 +152,7 @@ class Row:
     score: float
     max_score: float
     verdicts: dict[str, str]  # property id -> verdict kind
+    points: dict[str, float] = field(default_factory=dict)  # property id -> its points
     declared: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # declaration problems, grading that never started
 
@@ -148,6 +170,14 @@ class Row:
         return [pid for pid in self.failed if pid not in self.declared]
 
     @property
+    def lost(self) -> float:
+        return sum(self.points.get(pid, 0.0) for pid in self.failed)
+
+    @property
+    def lost_undeclared(self) -> float:
+        return sum(self.points.get(pid, 0.0) for pid in self.undeclared)
+
+    @property
     def unchecked(self) -> list[str]:
         """Declared properties skipped on this machine (CUDA ones without CUDA)."""
         return [pid for pid in self.declared if self.verdicts.get(pid) == "skipped"]
@@ -158,7 +188,7 @@ class Row:
             return False
         if self.category == "correct":
             return not self.failed and self.score == self.max_score
-        return not self.missed
+        return not self.missed and not self.undeclared
 
 
 @dataclass
@@ -174,7 +204,18 @@ class Report:
 
     @property
     def caught(self) -> list[Row]:
-        return [r for r in self.of("buggy") if r.ok]
+        """Buggy submissions failing at least everything they declare."""
+        return [r for r in self.of("buggy") if not r.missed and not r.problems]
+
+    @property
+    def declaring(self) -> list[Row]:
+        return [r for r in self.rows if r.category in DECLARING]
+
+    @property
+    def blame_precision(self) -> float:
+        """Of the points lost by buggy and fair submissions, the share lost on properties they declare."""
+        lost = sum(r.lost for r in self.declaring)
+        return 1.0 - sum(r.lost_undeclared for r in self.declaring) / lost if lost else 1.0
 
     @property
     def share_caught(self) -> float:
@@ -203,13 +244,13 @@ class Report:
         return all(r.ok for r in self.rows)
 
 
-def _row(category: str, path: Path, result, known: set[str]) -> Row:
+def _row(category: str, path: Path, result, known: set[str], points: dict[str, float]) -> Row:
     row = Row(category, str(path), result.id, result.status, result.score, result.max_score,
-              {v.property: v.kind for v in result.verdicts})
+              {v.property: v.kind for v in result.verdicts}, points)
     if result.status != "graded":
         detail = result.problem.render("en") if result.problem is not None else "see its results"
         row.problems.append(f"grading ended {result.status}: {detail}")
-    if category == "buggy":
+    if category in DECLARING:
         try:
             row.declared = expected_failures(path)
         except DeclarationError as error:
@@ -219,6 +260,9 @@ def _row(category: str, path: Path, result, known: set[str]) -> Row:
         unknown = [pid for pid in row.declared if pid not in known]
         if unknown:
             row.problems.append(f"declares unknown properties: {', '.join(unknown)}")
+        beyond = [pid for pid in row.declared if pid in known and not is_generality(pid)]
+        if category == "fair" and beyond:
+            row.problems.append(f"a fair submission may lose only generality properties, not: {', '.join(beyond)}")
     return row
 
 
@@ -230,6 +274,7 @@ def run(options, *, jobs: int = 1, root: str | Path | None = None, on_row=None) 
 
     properties = options.properties or catalogue()
     known = {p.id for p in catalogue()}
+    points = {p.id: p.points for p in properties}
     paths = [(category, path) for category in CATEGORIES for path in corpus_paths(category, root)]
     submissions = load_all([str(path) for _, path in paths])
     by_id = {s.id: (category, path) for s, (category, path) in zip(submissions, paths)}
@@ -237,10 +282,10 @@ def run(options, *, jobs: int = 1, root: str | Path | None = None, on_row=None) 
     def collect(result):
         if on_row is not None:
             category, path = by_id[result.id]
-            on_row(_row(category, path, result, known), result)
+            on_row(_row(category, path, result, known, points), result)
 
     results = grade_many(submissions, options, jobs=jobs, on_result=collect)
-    rows = [_row(*by_id[r.id], r, known) for r in results]
+    rows = [_row(*by_id[r.id], r, known, points) for r in results]
     return Report(rows, [p.id for p in properties], options.profile, options.device, options.seed)
 
 
@@ -258,29 +303,26 @@ def _listing(label: str, ids: list[str], width: int = 118) -> list[str]:
 
 
 def render(report: Report) -> str:
-    lines = [f"propgrade selftest: {len(report.of('correct'))} correct and {len(report.of('buggy'))} buggy submissions, "
+    lines = [f"propgrade selftest: {len(report.of('correct'))} correct, {len(report.of('fair'))} fair and {len(report.of('buggy'))} buggy submissions, "
              f"{len(report.properties)} properties (profile {report.profile}, seed {report.seed}, device {report.device})", ""]
     lines.append("Correct submissions (must get full marks):")
     for r in report.of("correct"):
         mark = "ok  " if r.ok else "LOSS"
         lines.append(f"  {mark} {r.id:40} {r.score:g}/{r.max_score:g}" + (f"  fails: {_ids(r.failed)}" if r.failed else ""))
         lines += [f"         problem: {p}" for p in r.problems]
-    lines += ["", "Kill matrix, buggy submissions (declared = expected to fail; also = failed, not declared):"]
-    for r in report.of("buggy"):
-        mark = "ok  " if r.ok else "MISS"
-        counts = f"fails {len(r.failed)}: {len(r.failed) - len(r.undeclared)} declared, {len(r.undeclared)} not"
-        lines.append(f"  {mark} {r.id:40} {r.score:g}/{r.max_score:g}  {counts}" + (f", misses {len(r.missed)}" if r.missed else ""))
-        lines += _listing("declared", [pid for pid in r.declared if pid not in r.missed and pid not in r.unchecked])
-        if r.missed:
-            lines += _listing("declared but NOT failed", r.missed)
-        if r.unchecked:
-            lines += _listing("declared, skipped here", r.unchecked)
-        if r.undeclared:
-            lines += _listing("also", r.undeclared)
-        lines += [f"         problem: {p}" for p in r.problems]
+    for category, title in (("fair", "Fair submissions, lesson style (declared = the generality properties they lose; also = failed, not declared):"),
+                            ("buggy", "Kill matrix, buggy submissions (declared = expected to fail; also = failed, not declared):")):
+        lines += ["", title]
+        lines += _declaring_lines(report.of(category))
     buggy = report.of("buggy")
+    lost = sum(r.lost for r in report.declaring)
+    beyond = sum(r.lost_undeclared for r in report.declaring)
     lines += ["", "Summary:",
               f"  buggy submissions caught: {len(report.caught)}/{len(buggy)} ({100 * report.share_caught:.0f}%)",
+              f"  blame precision: {100 * report.blame_precision:.1f}% ({lost - beyond:g} of {lost:g} points lost by buggy and fair "
+              f"submissions fall on declared properties; {beyond:g} on properties beyond a declaration, "
+              f"in {sum(1 for r in report.declaring if r.undeclared)} submissions)",
+              f"  fair submissions losing only their generality properties: {sum(1 for r in report.of('fair') if r.ok)}/{len(report.of('fair'))}",
               f"  correct submissions losing points: {len(report.losing_correct)}/{len(report.of('correct'))}"
               + (f" ({_ids([r.id for r in report.losing_correct])})" if report.losing_correct else ""),
               f"  properties that catch nothing: {len(report.silent)}" + (f" ({_ids(report.silent)})" if report.silent else "")]
@@ -292,6 +334,23 @@ def render(report: Report) -> str:
         lines.append(f"  fewest catches: {', '.join(weakest)}")
     lines.append(f"  result: {'PASS' if report.passed else 'FAIL'}")
     return "\n".join(lines)
+
+
+def _declaring_lines(rows: list[Row]) -> list[str]:
+    lines = []
+    for r in rows:
+        mark = "ok  " if r.ok else ("MISS" if r.missed else "OVER")
+        counts = f"fails {len(r.failed)}: {len(r.failed) - len(r.undeclared)} declared, {len(r.undeclared)} not"
+        lines.append(f"  {mark} {r.id:40} {r.score:g}/{r.max_score:g}  {counts}" + (f", misses {len(r.missed)}" if r.missed else ""))
+        lines += _listing("declared", [pid for pid in r.declared if pid not in r.missed and pid not in r.unchecked])
+        if r.missed:
+            lines += _listing("declared but NOT failed", r.missed)
+        if r.unchecked:
+            lines += _listing("declared, skipped here", r.unchecked)
+        if r.undeclared:
+            lines += _listing("also", r.undeclared)
+        lines += [f"         problem: {p}" for p in r.problems]
+    return lines
 
 
 MARKS = {"passed": "", "skipped": "s"}
@@ -317,12 +376,12 @@ def write(report: Report, out: Path) -> None:
             writer.writerow([r.category, r.id, int(r.ok), f"{r.score:g}", f"{r.max_score:g}", *(cell(r, pid) for pid in report.properties)])
     summary = {
         "profile": report.profile, "device": report.device, "seed": report.seed, "passed": report.passed,
-        "share_caught": report.share_caught, "silent_properties": report.silent, "skipped_properties": report.skipped_everywhere,
+        "share_caught": report.share_caught, "blame_precision": report.blame_precision, "silent_properties": report.silent, "skipped_properties": report.skipped_everywhere,
         "killers": {pid: report.killers(pid) for pid in report.properties},
         "submissions": [
             {"category": r.category, "id": r.id, "path": r.path, "ok": r.ok, "status": r.status, "score": r.score,
              "max_score": r.max_score, "declared": r.declared, "failed": r.failed, "missed": r.missed,
-             "undeclared": r.undeclared, "problems": r.problems}
+             "undeclared": r.undeclared, "lost": r.lost, "lost_undeclared": r.lost_undeclared, "problems": r.problems}
             for r in report.rows
         ],
     }

@@ -18,6 +18,7 @@ from typing import Any, Callable
 import torch
 
 from grader import wire
+from grader.contract import misfit
 from grader.clean_reader import CleanReader, Refused, load_weights, scratch_bytes
 from grader.outcomes import StudentError, WorkerLost, fail
 from grader.messages import Message, say
@@ -149,26 +150,35 @@ class Subject:
             self._new_example = False
         return self.channel.request(op, args, doing=doing)
 
+    def _ask_calling(self, contract: str, passed: int, op: str, doing: str | Message, **args) -> dict:
+        """``_ask`` for a request that calls contract name ``contract`` with ``passed`` arguments: a call
+        that does not fit the student's signature says so in the lesson's terms (grader/contract.py)."""
+        try:
+            return self._ask(op, doing, **args)
+        except StudentError as error:
+            error.message = misfit(contract, passed, error.error) or error.message
+            raise
+
     def call(self, name: str, *args, device: str | None = None, doing: str | Message | None = None) -> Answer:
         doing = doing or f"{name}(...)"
-        reply = self._ask("call", doing, name=self.spelled(name), args=[_arg(a) for a in args], device=device)
+        reply = self._ask_calling(name, len(args), "call", doing, name=self.spelled(name), args=[_arg(a) for a in args], device=device)
         return Answer.of(reply["result"])
 
     def call_keeping_args(self, name: str, *args, device: str | None = None, doing: str | Message | None = None):
         """The answer and the arguments as they are after the call (to catch mutation)."""
         doing = doing or f"{name}(...)"
-        reply = self._ask("call", doing, name=self.spelled(name), args=[_arg(a) for a in args], device=device, return_args=True)
+        reply = self._ask_calling(name, len(args), "call", doing, name=self.spelled(name), args=[_arg(a) for a in args], device=device, return_args=True)
         return Answer.of(reply["result"]), [Answer.of(a) for a in reply["args"]]
 
     def grad(self, name: str, z: torch.Tensor, doing: str | Message) -> tuple[Answer, Answer | None]:
-        reply = self._ask("grad", doing, name=self.spelled(name), z=z)
+        reply = self._ask_calling(name, 1, "grad", doing, name=self.spelled(name), z=z)
         grad = reply["grad"]
         return Answer.of(reply["result"]), Answer.of(grad) if grad is not None else None
 
     def new(self, name: str, *args, doing: str | Message | None = None, seed: int = 0) -> Model:
         """A fresh model built from ``seed``: the same call always gives the same initial weights."""
         doing = doing or (f"{name}({', '.join(map(repr, args))})" if args else name)
-        answer = Answer.of(self._ask("new", doing, name=self.spelled(name), args=list(args), seed=seed))
+        answer = Answer.of(self._ask_calling(name, len(args), "new", doing, name=self.spelled(name), args=list(args), seed=seed))
         return self.model(answer, doing)
 
     def model(self, answer: Answer, doing: str | Message) -> Model:

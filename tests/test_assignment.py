@@ -151,7 +151,7 @@ def test_assignment_show_prints_rubric_totals_aliases_and_limits(capsys):
     assert main(["assignment", "show", "--assignment", str(QUICK)]) == 0
     text = capsys.readouterr().out
     assert "assignment quick, fingerprint " + load_assignment(QUICK).fingerprint() in text
-    assert "7 of 94 properties enabled, 12 points: visible 10, hidden 1, after_due_date 1" in text
+    assert f"7 of {len(catalogue())} properties enabled, 12 points: visible 10, hidden 1, after_due_date 1" in text
     assert "module_net: ModuleNet, MLP" in text and "60 s per cell" in text and "3 GiB" in text
     assert "sigmoid_is_symmetric" in text and CATALOGUE["sigmoid_is_symmetric"].statement in text
     zh = rubric_text(load_assignment(QUICK), "zh")
@@ -169,6 +169,35 @@ def test_aliases_resolve_to_the_first_spelling_the_submission_defines():
     names, spelled = default_assignment().resolve(found)
     assert names == {"module_net": {"kind": "class"}, "AND": {"kind": "function"}}
     assert spelled == {"module_net": "ModuleNet"}
+
+
+def test_an_alias_binds_only_a_name_of_the_contracts_kind():
+    """A notebook's labels ``and_gate = torch.tensor(...)`` are not its AND; a class is not seq_net."""
+    found = {"and_gate": {"kind": "value"}, "AND_gate": {"kind": "function"}, "xor": {"kind": "value"},
+             "ModuleNet": {"kind": "module"}, "MLP": {"kind": "class"}, "step_function": {"kind": "class"}}
+    names, spelled = default_assignment().resolve(found)
+    assert spelled == {"AND": "AND_gate", "module_net": "MLP"}
+    assert "XOR" not in names and "step" not in names
+
+
+def test_the_contract_name_itself_binds_whatever_it_holds_when_no_spelling_fits():
+    names, spelled = default_assignment().resolve({"AND": {"kind": "value"}, "and_gate": {"kind": "value"}, "seq_net": {"kind": "class"}})
+    assert names == {"AND": {"kind": "value"}, "seq_net": {"kind": "class"}} and spelled == {}
+
+
+def test_alias_kinds_are_the_kinds_the_worker_reports():
+    import torch
+    from torch import nn
+
+    from grader.subject import Subject
+
+    class MLP(nn.Module):
+        pass
+
+    namespace = {"and_gate": torch.tensor([0.0, 0.0, 0.0, 1.0]), "xor_gate": lambda X: X[:, 0], "MLP": MLP, "seq_net": nn.Sequential(nn.Linear(2, 4))}
+    subject = Subject.in_process(namespace, default_assignment().names_to_ask())
+    names, spelled = default_assignment().resolve(subject.names)
+    assert spelled == {"XOR": "xor_gate", "module_net": "MLP"} and "AND" not in names and "seq_net" in names
 
 
 ALIASED = '''

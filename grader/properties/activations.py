@@ -1,17 +1,23 @@
-"""Activation functions: step, sigmoid, tanh and ReLU, checked against their definitions and laws."""
+"""Activation functions: step, sigmoid, tanh and ReLU, checked against their definitions and laws.
+
+Every fact is checked in float32, the lesson's dtype; float64 is a fact of its own
+(``*_works_in_float64``), so code that only breaks in float64 loses only that.
+"""
 
 from __future__ import annotations
 
 import torch
 from hypothesis import strategies as st
 
-from grader.compare import assert_close, assert_finite_where_finite, call, show, show_value
+from grader.compare import assert_close, assert_finite_where_finite, call, show, show_value, tolerance
 from grader.messages import say
 from grader.outcomes import fail
 from grader.properties import register
-from grader.strategies import float_dtypes, tensors
+from grader.strategies import tensors
 
 ACTIVATIONS = ("step", "sigmoid", "tanh", "relu")
+LESSON_DTYPE = torch.float32
+INFINITIES = torch.tensor([float("-inf"), float("inf")])
 
 # The definitions, evaluated in float64 by PyTorch itself (which also fixes the values at +-inf).
 DEFINITIONS = {
@@ -46,17 +52,17 @@ def answer(subject, name: str, z: torch.Tensor) -> torch.Tensor:
     return subject.call(name, z, doing=doing).tensor(doing)
 
 
-def draw_z(data, *, infinite: bool = False) -> torch.Tensor:
-    """Any float32/float64 tensor, any shape, extremes (and +-inf when asked) included."""
-    return data.draw(tensors(data.draw(float_dtypes(), label="dtype"), infinite=infinite), label="z")
+def draw_z(data, *, infinite: bool = False, dtype: torch.dtype = LESSON_DTYPE) -> torch.Tensor:
+    """Any tensor of ``dtype``, any shape, extremes (and +-inf when asked) included."""
+    return data.draw(tensors(dtype, infinite=infinite), label="z")
 
 
 def _register_for(name: str) -> None:
     @register(
         f"{name}_matches_definition",
         "activations",
-        f"{name}(z) equals its definition elementwise for float32/float64 tensors of any shape, +-inf included",
-        f"对任意形状的 float32/float64 张量（包括 +-inf），{name}(z) 逐元素等于定义",
+        f"{name}(z) equals its definition elementwise for float32 tensors of any shape, +-inf included",
+        f"对任意形状的 float32 张量（包括 +-inf），{name}(z) 逐元素等于定义",
         needs=[name],
         points=2,
     )
@@ -68,8 +74,8 @@ def _register_for(name: str) -> None:
     @register(
         f"{name}_keeps_shape_dtype_and_device",
         "activations",
-        f"{name}(z) returns a new tensor with the shape, dtype and device of z",
-        f"{name}(z) 返回与 z 形状、dtype、设备都相同的新张量",
+        f"{name}(z) returns a new tensor with the shape, dtype and device of z (float32 z)",
+        f"{name}(z) 返回与 z 形状、dtype、设备都相同的新张量（float32 的 z）",
         needs=[name],
     )
     def keeps_shape_dtype_and_device(subject, data):
@@ -83,6 +89,32 @@ def _register_for(name: str) -> None:
             raise fail("wrong_dtype", doing=doing, got=str(got.dtype), expected=str(z.dtype))
         if result.device != "cpu":
             raise fail("wrong_device", doing=doing, got=result.device, expected="cpu")
+
+    @register(
+        f"{name}_works_in_float64",
+        "activations",
+        f"{name}(z) works in float64 too: it returns float64 and agrees with its own float32 answer",
+        f"{name}(z) 同样适用于 float64：返回 float64，且与它自己在 float32 下的结果一致",
+        needs=[name],
+    )
+    def works_in_float64(subject, data):
+        """Only the dtype is at stake here: the float64 answer is compared with the student's own
+        float32 answer (where that is a number), so a wrong formula costs its own facts, not this one."""
+        narrow = draw_z(data, infinite=True)
+        wide = narrow.to(torch.float64)
+        doing = call(name, show(wide))
+        got = answer(subject, name, wide)
+        if got.dtype != wide.dtype:
+            raise fail("wrong_dtype", doing=doing, got=str(got.dtype), expected=str(wide.dtype))
+        if got.shape != wide.shape:
+            raise fail("wrong_shape", doing=doing, got=tuple(got.shape), expected=tuple(wide.shape))
+        own = answer(subject, name, narrow).to(torch.float64)
+        if own.shape != wide.shape:
+            return
+        known = ~torch.isnan(own)
+        rtol, atol = tolerance(torch.float32)
+        assert_close(got[known], own[known], say("against", got=doing, expected=call(name, show(narrow))),
+                     inputs=wide[known], check_dtype=False, rtol=rtol, atol=atol)
 
     @register(
         f"{name}_does_not_mutate_input",
@@ -120,9 +152,8 @@ def _register_for(name: str) -> None:
         needs=[name],
     )
     def is_elementwise(subject, data):
-        dtype = data.draw(float_dtypes(), label="dtype")
-        a = data.draw(tensors(dtype, st.tuples(st.integers(1, 6)), bound=50.0), label="a")
-        b = data.draw(tensors(dtype, st.tuples(st.integers(1, 6)), bound=50.0), label="b")
+        a = data.draw(tensors(LESSON_DTYPE, st.tuples(st.integers(1, 6)), bound=50.0), label="a")
+        b = data.draw(tensors(LESSON_DTYPE, st.tuples(st.integers(1, 6)), bound=50.0), label="b")
         pieces = []
         for piece in (torch.cat([a, b]), a, b):
             got = answer(subject, name, piece)
@@ -154,17 +185,17 @@ def _register_for(name: str) -> None:
     @register(
         f"{name}_is_monotone",
         "activations",
-        f"{name} never decreases: z1 <= z2 implies {name}(z1) <= {name}(z2)",
-        f"{name} 单调不减：z1 <= z2 时 {name}(z1) <= {name}(z2)",
+        f"{name} never decreases: z1 <= z2 implies {name}(z1) <= {name}(z2), from -inf to +inf",
+        f"{name} 单调不减：z1 <= z2 时 {name}(z1) <= {name}(z2)，从 -inf 到 +inf",
         needs=[name],
     )
     def is_monotone(subject, data):
-        dtype = data.draw(float_dtypes(), label="dtype")
-        z = data.draw(tensors(dtype, st.tuples(st.integers(2, 12)), infinite=True), label="z").sort().values
+        drawn = data.draw(tensors(LESSON_DTYPE, st.tuples(st.integers(0, 10)), infinite=True), label="z")
+        z = torch.cat([drawn, INFINITIES.to(LESSON_DTYPE)]).sort().values
         got = answer(subject, name, z)
         if got.shape != z.shape:
             raise fail("wrong_shape", doing=call(name, show(z)), got=tuple(got.shape), expected=tuple(z.shape))
-        drops = torch.nonzero(got[1:] < got[:-1]).reshape(-1)
+        drops = torch.nonzero(~(got[1:] >= got[:-1])).reshape(-1)
         if len(drops):
             i = int(drops[0])
             raise fail("not_monotone", name=name,
@@ -183,7 +214,7 @@ def _register_for(name: str) -> None:
             points=2,
         )
         def gradient_is_analytic(subject, data):
-            dtype = data.draw(float_dtypes(), label="dtype")
+            dtype = LESSON_DTYPE
             low, high = GRADIENT_RANGE[name][dtype]
             elements = st.floats(low, high, width=32 if dtype == torch.float32 else 64, allow_subnormal=False)
             if name == "relu":
@@ -204,7 +235,7 @@ for _name in ACTIVATIONS:
 
 @register("step_of_zero_is_one", "activations", "step(0) is 1: the step is 1 wherever z >= 0", "step(0) 等于 1：只要 z >= 0，阶跃函数就是 1", needs=["step"])
 def step_of_zero_is_one(subject, data):
-    dtype = data.draw(float_dtypes(), label="dtype")
+    dtype = LESSON_DTYPE
     for z in (torch.zeros((), dtype=dtype), torch.tensor([0.0, -0.0, 1e-30, -1e-30], dtype=dtype)):
         got = answer(subject, "step", z)
         assert_close(got, expected("step", z), call("step", show(z)), inputs=z, check_dtype=False)
@@ -213,7 +244,7 @@ def step_of_zero_is_one(subject, data):
 def _law(pid, statement, zh, needs, bound, lhs, rhs, law):
     @register(pid, "activations", statement, zh, needs=needs)
     def check(subject, data):
-        dtype = data.draw(float_dtypes(), label="dtype")
+        dtype = LESSON_DTYPE
         z = data.draw(tensors(dtype, st.tuples(st.integers(1, 8)), bound=bound), label="z")
         def f(name, t):
             return answer(subject, name, t).to(torch.float64)

@@ -30,17 +30,17 @@ reference_learns_xor = lru_cache(maxsize=None)(xor_training_outcome)
 
 
 @register("xor_is_not_linearly_separable", "xor",
-          "no single perceptron step(b + w1 x1 + w2 x2) reproduces XOR, whatever w1, w2, b",
-          "无论 w1、w2、b 取何值，单个感知机 step(b + w1 x1 + w2 x2) 都无法复现异或",
+          "no single perceptron step(b + w1 x1 + w2 x2) reproduces XOR, whatever w1, w2, b (the lesson's four rows, float32)",
+          "无论 w1、w2、b 取何值，单个感知机 step(b + w1 x1 + w2 x2) 都无法复现异或（课程的四行，float32）",
           needs=["step", "XOR"])
 def xor_is_not_linearly_separable(subject, data):
     """Proof: XOR(0,0)=0 needs b < 0; XOR(1,0)=XOR(0,1)=1 need w1 + b >= 0 and w2 + b >= 0;
     adding those, w1 + w2 + b >= -b > 0, so the perceptron says 1 at (1,1) where XOR says 0.
     Here the subject's own step and XOR face drawn weights: the two must always disagree somewhere."""
-    weight = st.floats(-10, 10, allow_nan=False)
+    weight = st.floats(-10, 10, allow_nan=False, width=32)
     b, w1, w2 = data.draw(weight, label="b"), data.draw(weight, label="w1"), data.draw(weight, label="w2")
-    X = gate_inputs(list(GATE_ROWS), torch.float64)
-    perceptron = subject.call("step", X @ torch.tensor([b, w1, w2], dtype=torch.float64), doing="step(X @ w)").tensor("step(X @ w)")
+    X = gate_inputs(list(GATE_ROWS), torch.float32)  # the lesson's four rows, in the lesson's dtype
+    perceptron = subject.call("step", X @ torch.tensor([b, w1, w2], dtype=torch.float32), doing="step(X @ w)").tensor("step(X @ w)")
     xor = subject.call("XOR", X, doing="XOR(X)").tensor("XOR(X)")
     if xor.tolist() != list(map(float, XOR_LABELS)):
         raise fail("xor_rows", got=xor.tolist(), expected=list(XOR_LABELS))
