@@ -20,14 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.messages import Message, say
-from grader.sandbox.staging import MIB, NOT_COPIED, OPEN_FLAGS, StagingRefused, stage
+from grader.sandbox.staging import MIB, NOT_COPIED, OPEN_FLAGS, StagingRefused, size_text, stage
 
 NOTEBOOK, MODULE = ".ipynb", ".py"
 IGNORED_DIRS = NOT_COPIED
 # Largest file read, checked before reading: a lesson's notebook with its plots is well under 8 MiB,
-# its module under 100 KiB. The controller parses what it reads (JSON, then Python's compiler), which
-# takes several times the file's size; these caps bound that (README, "Isolation").
-MAX_BYTES = {NOTEBOOK: 8 * MIB, MODULE: 1 * MIB}
+# its module under 20 KiB. The controller parses what it reads, which takes many times the file's size:
+# a notebook's JSON at most about 150 MiB at the cap (outputs are dropped before nbformat validates it),
+# Python's compiler about 350 times a module's size (a module is compiled to find syntax errors).
+MAX_BYTES = {NOTEBOOK: 8 * MIB, MODULE: 256 * 1024}
 
 
 class Unreadable(ValueError):
@@ -137,6 +138,8 @@ def _load(given: str, sid: str) -> Submission:
     path = Path(given)
     if stat.S_ISDIR(mode):
         notebooks, modules, _ = candidates(path)
+        if any(not p.is_symlink() for p in notebooks + modules):  # a link beside the real entry is only skipped when staging
+            notebooks, modules = [p for p in notebooks if not p.is_symlink()], [p for p in modules if not p.is_symlink()]
         entries = notebooks if notebooks else modules
         if len(entries) != 1:
             found = ", ".join(p.name for p in notebooks + modules) or say("nothing")
@@ -195,10 +198,6 @@ def read_capped(path: Path, cap: int) -> bytes:
         os.close(fd)
 
 
-def size_text(n: int) -> str:
-    return f"{n / MIB:.1f} MiB" if n >= MIB else f"{n / 1024:.0f} KiB"
-
-
 def shard(submissions: list[Submission], index: int, count: int) -> list[Submission]:
     """Shard ``index`` (1-based) of ``count``: chosen by a hash of each id, so a submission's shard is the
     same on every machine and does not move when other students join the class."""
@@ -254,6 +253,6 @@ def module_source(raw: bytes, name: str) -> str:
         compile(text, name, "exec", dont_inherit=True)
     except SyntaxError as error:
         raise Unreadable(say("syntax_error_at", line=error.lineno, message=error.msg)) from None
-    except ValueError as error:  # null bytes
-        raise Unreadable(say("syntax_error_at", line=1, message=str(error))) from None
+    except (ValueError, RecursionError, MemoryError) as error:  # null bytes; nesting too deep for the compiler
+        raise Unreadable(say("syntax_error_at", line=1, message=str(error)[:200] or type(error).__name__)) from None
     return text

@@ -15,6 +15,7 @@ the content hash covers exactly what a worker is given.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -107,7 +108,7 @@ class _Walk:
 
     def in_time(self) -> None:
         if time.monotonic() > self.deadline:
-            raise StagingRefused(say("staging_cap", cap=say("staging_cap_time", seconds=round(self.seconds, 1))))
+            raise StagingRefused(say("staging_cap", cap=say("staging_cap_time", seconds=round(max(self.seconds, 0), 1))))
 
     def directory(self, path: Path, relative: str, depth: int) -> None:
         try:
@@ -147,8 +148,8 @@ class _Walk:
             raise StagingRefused(say("staging_cap", cap=say("staging_cap_files", count=self.caps.files)))
         try:
             fd = os.open(path, OPEN_FLAGS)
-        except OSError:  # vanished, or swapped for a link since it was listed (ELOOP)
-            self.staged.skipped.append((name, "staging_unreadable"))
+        except OSError as error:  # vanished, or swapped for a link since it was listed
+            self.staged.skipped.append((name, "staging_link" if error.errno == errno.ELOOP else "staging_unreadable"))
             return
         try:
             mode = os.fstat(fd).st_mode
@@ -183,7 +184,7 @@ class _Walk:
                 if not chunk:
                     break
                 if len(chunk) > room:
-                    raise StagingRefused(say("staging_cap", cap=say("staging_cap_bytes", size=f"{self.caps.total_bytes / MIB:g} MiB")))
+                    raise StagingRefused(say("staging_cap", cap=say("staging_cap_bytes", size=size_text(self.caps.total_bytes))))
                 self.staged.bytes += len(chunk)
                 digest.update(chunk)
                 if out is not None:
@@ -196,6 +197,10 @@ class _Walk:
             if out is not None:
                 os.close(out)
         return digest.digest()
+
+
+def size_text(n: int) -> str:
+    return f"{n / MIB:.1f} MiB" if n >= MIB else f"{n:,} bytes"
 
 
 def _kind(mode: int) -> str:
