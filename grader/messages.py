@@ -139,6 +139,10 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "module_net(2, {hidden}, 1) with layer2 replaced by a layer computing {factor} * x still learned XOR: its forward does not go through self.layer2",
         "把 layer2 换成计算 {factor} * x 的层之后，module_net(2, {hidden}, 1) 仍然学会了异或：它的 forward 没有经过 self.layer2",
     ),
+    "forward_skips_replaced_layer": (
+        "{model} with {layer} replaced by a layer computing {factor} * x gives {got} on the XOR points, but layer3({factor} * layer1(x)) is {expected}: its forward does not go through self.{layer}",
+        "把 {layer} 换成计算 {factor} * x 的层之后，{model} 在异或的四个点上给出 {got}，而 layer3({factor} * layer1(x)) 是 {expected}：它的 forward 没有经过 self.{layer}",
+    ),
     "fresh_same_as_saved": (
         "{doing}: the fresh model already gave the saved model's outputs before loading, so loading cannot be seen",
         "{doing}：加载之前，新模型的输出就已经和保存的模型相同，无法看出是否真正加载了参数",
