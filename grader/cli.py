@@ -1,4 +1,5 @@
-"""The ``propgrade`` command: ``grade`` submissions, ``report`` on graded folders, ``list`` the catalogue, ``selftest`` on the example corpus."""
+"""The ``propgrade`` command: ``grade`` submissions, ``report`` on graded folders, ``list`` the catalogue, ``selftest`` on the example corpus,
+``pytest`` on one submission (the safe way to start propgrade's pytest plugin)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,15 @@ def parser() -> argparse.ArgumentParser:
     bundle.add_argument("--out", required=True, type=Path, metavar="ZIP")
     bundle.add_argument("--assignment", type=Path, default=None, metavar="FILE", help="overrides the lesson's default assignment")
     bundle.add_argument("--lang", choices=["en", "zh"], default="en", help="the language of the students' feedback")
+
+    run_pytest = commands.add_parser(
+        "pytest", help="one pytest test per property of a submission, with pytest reading nothing from the student's folder",
+        description="Runs pytest with propgrade's plugin on one submission, safely from inside the student's folder (CI on a "
+        "student's repository): no ini file, conftest.py or module of the current folder or the submission's is read or imported. "
+        "Arguments after PATH go to pytest (-k, -q, --junitxml=...).",
+    )
+    run_pytest.add_argument("path", metavar="NOTEBOOK_OR_MODULE")
+    run_pytest.add_argument("pytest_args", nargs=argparse.REMAINDER, metavar="PYTEST_ARG")
 
     listing = commands.add_parser("list", help="print the property catalogue")
     listing.add_argument("--lang", choices=["en", "zh"], default="en")
@@ -205,6 +215,14 @@ def run_gradescope(args) -> int:
     return 0
 
 
+def run_pytest(args) -> int:
+    from grader.plugin import run_isolated
+
+    if not Path(args.path).exists():
+        return _usage(f"{args.path} does not exist")
+    return run_isolated(args.path, args.pytest_args)
+
+
 def run_list(args) -> int:
     props = catalogue()
     for topic, titles in TOPICS.items():
@@ -236,6 +254,8 @@ def run_command(args) -> int:
         return run_gradescope(args)
     if args.command == "report":
         return run_report(args)
+    if args.command == "pytest":
+        return run_pytest(args)
     if args.command == "selftest":
         from grader.selftest import main as run_selftest
 

@@ -210,11 +210,14 @@ def test_cli_grades_and_fail_under(tmp_path):
 
 
 def test_pytest_plugin_runs_one_test_per_property(tmp_path):
-    module = tmp_path / "partial.py"
+    module = tmp_path / "student" / "partial.py"
+    module.parent.mkdir()
     module.write_text("import torch\ndef relu(z):\n    return torch.relu(z)\ndef step(z):\n    return (z > 0).to(z.dtype)\n")
+    neutral = tmp_path / "neutral"  # started outside the student's folder, which the plugin refuses (tests/test_pytest_path.py)
+    neutral.mkdir()
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--propgrade-submission", str(module), "-k", "relu_matches or step_of_zero or tanh_is_odd"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        capture_output=True, text=True, cwd=neutral, timeout=300,
     )
     assert "1 passed" in run.stdout and "2 failed" in run.stdout, run.stdout[-3000:]
     assert "expected 1.0" in run.stdout and "tanh is not defined" in run.stdout
