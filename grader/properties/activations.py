@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from grader.compare import assert_close, assert_finite_where_finite, call, show, show_value, tolerance
 from grader.messages import say
-from grader.outcomes import fail
+from grader.outcomes import PropertyFailure, StudentError, fail
 from grader.properties import register
 from grader.strategies import tensors
 
@@ -98,23 +98,25 @@ def _register_for(name: str) -> None:
         needs=[name],
     )
     def works_in_float64(subject, data):
-        """Only the dtype is at stake here: the float64 answer is compared with the student's own
-        float32 answer (where that is a number), so a wrong formula costs its own facts, not this one."""
+        """Only the dtype is at stake here: the float64 answer is compared with the student's own float32
+        answer where that one is a finite number, so a wrong formula, a crash or an overflow in float32
+        costs the float32 properties, not this one."""
         narrow = draw_z(data, infinite=True)
+        try:
+            own = answer(subject, name, narrow).to(torch.float64)
+        except (StudentError, PropertyFailure):
+            return
         wide = narrow.to(torch.float64)
         doing = call(name, show(wide))
         got = answer(subject, name, wide)
         if got.dtype != wide.dtype:
             raise fail("wrong_dtype", doing=doing, got=str(got.dtype), expected=str(wide.dtype))
-        if got.shape != wide.shape:
-            raise fail("wrong_shape", doing=doing, got=tuple(got.shape), expected=tuple(wide.shape))
-        own = answer(subject, name, narrow).to(torch.float64)
-        if own.shape != wide.shape:
-            return
-        known = ~torch.isnan(own)
+        if got.shape != own.shape:
+            raise fail("batch_shapes", doing=doing, got=tuple(got.shape), other=call(name, show(narrow)), other_got=tuple(own.shape))
+        known = torch.isfinite(own)
         rtol, atol = tolerance(torch.float32)
         assert_close(got[known], own[known], say("against", got=doing, expected=call(name, show(narrow))),
-                     inputs=wide[known], check_dtype=False, rtol=rtol, atol=atol)
+                     inputs=wide[known] if wide.shape == own.shape else None, check_dtype=False, rtol=rtol, atol=atol)
 
     @register(
         f"{name}_does_not_mutate_input",
