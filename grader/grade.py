@@ -232,21 +232,23 @@ def versions() -> dict[str, str]:
     return {"propgrade": __version__, "torch": torch.__version__, "hypothesis": hypothesis.__version__, "python": platform.python_version()}
 
 
-VISIBILITY_ORDER = ("visible", "after_due_date", "after_published", "hidden")
+RELEASE_ORDER = ("visible", "after_due_date", "after_published", "hidden")  # shown sooner and more widely first
 
 
 def by_visibility(properties: list[Property], options: Options) -> list[tuple[str, list[Property]]]:
-    """The properties grouped by who sees their results, visible first, hidden last.
+    """The properties in the sessions that check them: the visible ones in the submission's
+    workers, then the others in a fresh session (one more worker start and run of the
+    submission, only where there are any), hidden ones last.
 
-    Each group is checked in workers of its own (one more worker start and run of the
-    submission per group): student code sees a group's requests only after every result
-    shown sooner or more widely is settled, so it cannot echo them into one.
+    Student code sees a property's requests only after every result released sooner is
+    settled, and nothing of the second session reaches the student's overall feedback, so
+    no request can be echoed into a result shown sooner than its own.
     """
-    groups: dict[str, list[Property]] = {}
-    for prop in properties:
-        groups.setdefault(options.assignment.visibility(prop.id), []).append(prop)
-    ranked = sorted(groups.items(), key=lambda item: VISIBILITY_ORDER.index(item[0]) if item[0] in VISIBILITY_ORDER else len(VISIBILITY_ORDER))
-    return ranked or [("visible", [])]
+    rank = {name: index for index, name in enumerate(RELEASE_ORDER)}
+    ordered = sorted(properties, key=lambda p: rank.get(options.assignment.visibility(p.id), len(RELEASE_ORDER)))
+    visible = [p for p in ordered if options.assignment.visibility(p.id) == "visible"]
+    later = [p for p in ordered if options.assignment.visibility(p.id) != "visible"]
+    return [(name, group) for name, group in (("visible", visible), ("later", later)) if group] or [("visible", [])]
 
 
 @dataclass
@@ -349,7 +351,7 @@ def _grade(submission: Submission, options: Options, started: float) -> Submissi
     first = runs[0]
     order = {p.id: index for index, p in enumerate(properties)}
     verdicts = sorted((v for run in runs for v in run.verdicts), key=lambda v: order[v.property])
-    output = first.output if groups[0][0] == "visible" else ""  # what only the first group's requests can have reached
+    output = first.output if groups[0][0] == "visible" else ""  # what only visible properties' requests can have reached
     result = score(submission, verdicts, properties, first.cells, output, time.perf_counter() - started, options, versions())
     result.notes = staging_notes(submission)
     result.isolation = first.isolation

@@ -48,11 +48,11 @@ def graded(monkeypatch=None, one_group: bool = False):
     return grade(submission, options())
 
 
-def test_groups_put_visible_first_and_hidden_last():
+def test_visible_properties_come_first_and_hidden_ones_last_in_a_session_of_their_own():
     properties = options().checked_properties()
     groups = by_visibility(properties, options())
-    assert [name for name, _ in groups] == ["visible", "after_due_date", "hidden"]
-    assert [p.id for p in groups[-1][1]] == ["sigmoid_is_symmetric"]
+    assert [name for name, _ in groups] == ["visible", "later"]
+    assert [p.id for p in groups[1][1]] == ["relu_is_monotone", "sigmoid_is_symmetric"]  # after_due_date, then hidden
     assert sorted(p.id for _, group in groups for p in group) == sorted(p.id for p in properties)
 
 
