@@ -453,7 +453,7 @@ def summary_markdown(graded: list[Graded], lang: str = "en") -> str:
     for topic, rates in pass_rates(graded).items():
         lines.append(f"| {md(topic_title(topic, lang))} | {rate_text(topic_rate(rates), lang)} |")
     lines += ["", f"### {h('clusters')}", ""]
-    clusters = failure_clusters(graded, visible_only=True)  # a CI step summary may be a student's page (GitHub Classroom)
+    clusters = failure_clusters(graded, visible_only=True)  # a CI step summary may be a student's page (a workflow on their repository)
     lines += [f"{n}. **{len(c.ids)}** × `{c.property}`: {md(c.text(lang))}" for n, c in enumerate(clusters[:5], start=1)] or [h("no_failures")]
     lines += ["", f"### {h('lowest_first')}", "", f"| {h('student')} | {h('score')} | {h('status')} |", "| --- | ---: | --- |"]
     lowest = sorted(graded, key=lambda g: (g.percent, g.id))

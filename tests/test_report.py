@@ -208,7 +208,7 @@ def test_summary_md_fits_a_step_summary(graded_class):
 
 
 def test_summary_md_names_no_hidden_property(tmp_path):
-    """A CI step summary can be a student's page (GitHub Classroom): hidden failures stay in report.html only."""
+    """A CI step summary can be a student's page (a workflow on their repository): hidden failures stay in report.html only."""
     hidden = result("erin", {"step_of_zero_is_one": STEP_ZERO})
     hidden.visibility = {"step_of_zero_is_one": "hidden"}
     write(hidden, tmp_path)

@@ -1,4 +1,4 @@
-"""examples/github-classroom.yml: its propgrade steps, run as GitHub Actions would, on a correct and a buggy notebook."""
+"""examples/github-actions.yml: its propgrade steps, run as GitHub Actions would, on a correct and a buggy notebook."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 yaml = pytest.importorskip("yaml")
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKFLOW = ROOT / "examples" / "github-classroom.yml"
+WORKFLOW = ROOT / "examples" / "github-actions.yml"
 QUICK = Path(__file__).parent / "assignments" / "quick.toml"
 PROPGRADE_COMMAND = re.compile(r"^\s*propgrade\s", re.MULTILINE)
 EARLIER_SUMMARY = "## an earlier step\n"
@@ -72,6 +72,17 @@ def test_workflow_installs_cpu_torch_before_propgrade_and_keeps_the_results():
     assert upload["if"] == "always()" and upload["with"]["path"] == "results/"
     (grade,) = propgrade_steps()
     assert '--fail-under "$FAIL_UNDER"' in grade and '--out results' in grade and "$GITHUB_STEP_SUMMARY" in grade
+
+
+def test_workflow_runs_nothing_from_the_students_repository():
+    """The job runs in the student's repository: no pytest discovery there, no module of theirs in place of pip, no token left behind."""
+    scripts = [step.get("run", "") for step in steps()]
+    for words in (line.split() for script in scripts for line in script.splitlines()):
+        assert all(words[:i][-1:] == ["propgrade"] for i, word in enumerate(words) if word == "pytest"), words  # only `propgrade pytest`
+    assert all("python -I -m pip" in line for script in scripts for line in script.splitlines() if "pip install" in line)
+    assert "PYTHONPATH" not in WORKFLOW.read_text(encoding="utf-8").split("\nname:", 1)[1]
+    checkout = next(step for step in steps() if step.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["persist-credentials"] is False
 
 
 @pytest.mark.slow
