@@ -480,6 +480,10 @@ class Worker:
         return data
 
     def _lose(self, reason: str, doing: str, seconds: float | None = None):
+        if reason == "crashed":  # it is ending: let it say how (in a sandbox, its waiting parent relays the code)
+            ended = time.monotonic() + 0.5
+            while self.process is not None and self.process.poll() is None and time.monotonic() < ended:
+                time.sleep(0.005)
         self.kill()
         code = self.process.wait() if self.process else None
         if self.memory_exceeded or (self.cgroups is not None and self.cgroups.out_of_memory()):

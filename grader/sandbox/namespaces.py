@@ -34,7 +34,7 @@ MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 0x1000, 0x4000, 1 << 18
 MNT_DETACH = 2
 PR_SET_NO_NEW_PRIVS = 38
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "ppc64le": 203, "s390x": 217}
-SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 DEVICES = ("null", "zero", "full", "random", "urandom")
 SCRATCH_MIB = 64  # each of /tmp, /var/tmp and /dev/shm (memory, charged to the worker's cgroup)
 
@@ -144,7 +144,9 @@ def build_root(new_root: str, workdir: str, keep: list[str], hidden: list[str], 
         _bind(path, new_root, writable=True)
     os.makedirs(f"{new_root}/dev/shm")
     mount("tmpfs", f"{new_root}/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={SCRATCH_MIB}m,mode=1777")
-    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+    os.makedirs(f"{new_root}/dev/pts")  # a private instance: IPython's `!command` runs in a pseudo-terminal
+    mount("devpts", f"{new_root}/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620")
+    for name, target in (("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{new_root}/dev/{name}")
     os.makedirs(f"{new_root}/proc")
     mount("proc", f"{new_root}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
