@@ -28,6 +28,11 @@ from grader.load import load_all
 from grader.properties import CATALOGUE, TOPICS, contract_names
 from grader.selftest import FAILING, DeclarationError, corpus_paths, expected_failures, render, run
 
+try:
+    from student_facing import grader_traces
+except ImportError:  # run from the repository root
+    from tests.student_facing import grader_traces
+
 ROOT = Path(__file__).resolve().parents[1]
 CORRECT = corpus_paths("correct")
 BUGGY = corpus_paths("buggy")
@@ -121,6 +126,7 @@ def test_correct_submission_gets_full_marks(path):
     lost = {v.property: f"{v.kind}: {v.message.render('en')}" for v in result.verdicts if v.kind not in ("passed", "skipped")}
     assert lost == {}
     assert result.score == result.max_score > 0
+    assert grader_traces(result) == []
 
 
 @pytest.mark.slow
@@ -131,6 +137,7 @@ def test_buggy_submission_fails_what_it_declares(path):
     assert result.status == "graded", f"{path.name} did not get graded: {result.status}"
     kinds = {v.property: v.kind for v in result.verdicts}
     assert {pid: kind for pid, kind in kinds.items() if kind not in FAILING} == {}
+    assert grader_traces(result) == [], "a student-facing message shows the grader's own code"
 
 
 # -- the selftest command --------------------------------------------------------------------------
@@ -156,8 +163,24 @@ def test_selftest_report_counts_catches_and_misses(tmp_path):
     assert rows["not_caught"].undeclared == ["step_of_zero_is_one"]
     assert report.share_caught == 0.5 and not report.passed
     assert report.silent == ["relu_matches_definition", "AND_truth_table"]
+    # one point lost on a declared property (caught), one beyond a declaration (not_caught)
+    assert rows["caught"].lost == rows["not_caught"].lost_undeclared == 1 and report.blame_precision == 0.5
     text = render(report)
     assert "caught: 1/2 (50%)" in text and "declared but NOT failed: relu_matches_definition" in text
+    assert "blame precision: 50.0% (1 of 2 points" in text and "also: step_of_zero_is_one" in text
+
+
+def test_a_failure_beyond_the_declaration_fails_the_selftest(tmp_path):
+    """Declarations are exact: failing more than declared is blame on a fact the code gets right (or a stale declaration)."""
+    _tiny_corpus(tmp_path)
+    (tmp_path / "buggy" / "not_caught.py").unlink()
+    (tmp_path / "buggy" / "caught.py").write_text((tmp_path / "buggy" / "caught.py").read_text().replace("# propgrade-expect: step_of_zero_is_one\n", "# propgrade-expect: step_matches_definition\n"))
+    ids = ["step_of_zero_is_one", "step_matches_definition"]
+    report = run(Options(profile=PROFILE, device="cpu", properties=[CATALOGUE[i] for i in ids]), jobs=1, root=tmp_path)
+    (row,) = report.of("buggy")
+    assert row.undeclared == ["step_of_zero_is_one"] and not row.missed and not row.ok and not report.passed
+    assert report.caught == [row] and report.blame_precision == pytest.approx(2 / 3)  # 2 points declared, 1 beyond
+    assert "OVER caught" in render(report)
 
 
 def test_selftest_command_fails_when_correct_work_loses_points(tmp_path, capsys):

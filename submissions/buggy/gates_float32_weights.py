@@ -1,12 +1,6 @@
-# propgrade-expect: AND_truth_table, AND_works_on_any_batch, AND_runs_on_meta_device
-# propgrade-expect: XOR_truth_table, AND_returns_float_vector_on_input_device
-# propgrade-expect: AND_rows_are_independent, OR_truth_table, OR_works_on_any_batch
-# propgrade-expect: OR_returns_float_vector_on_input_device, OR_rows_are_independent
-# propgrade-expect: NAND_truth_table, NAND_works_on_any_batch
-# propgrade-expect: NAND_returns_float_vector_on_input_device, NAND_rows_are_independent
-# propgrade-expect: XOR_works_on_any_batch, XOR_returns_float_vector_on_input_device
-# propgrade-expect: XOR_rows_are_independent, OR_runs_on_meta_device, NAND_runs_on_meta_device
-# propgrade-expect: XOR_runs_on_meta_device, xor_is_not_linearly_separable
+# propgrade-expect: AND_works_on_any_batch, OR_works_on_any_batch, NAND_works_on_any_batch
+# propgrade-expect: XOR_works_on_any_batch, AND_runs_on_meta_device, OR_runs_on_meta_device
+# propgrade-expect: NAND_runs_on_meta_device, XOR_runs_on_meta_device
 # mistake: weights always float32 on the CPU: float64 or non-CPU inputs raise
 from collections import OrderedDict
 

@@ -1,5 +1,5 @@
-# propgrade-expect: relu_runs_on_meta_device, relu_keeps_shape_dtype_and_device
-# propgrade-expect: relu_matches_definition, relu_is_finite_on_finite_input
+# propgrade-expect: relu_matches_definition, relu_keeps_shape_dtype_and_device, relu_works_in_float64
+# propgrade-expect: relu_is_finite_on_finite_input, relu_runs_on_meta_device
 # mistake: torch.maximum(z, torch.zeros(1)): a CPU tensor made inside, and 0-d input comes back with shape (1,)
 from collections import OrderedDict
 

@@ -1,4 +1,4 @@
-# propgrade-expect: relu_matches_definition, relu_is_bounded
+# propgrade-expect: relu_matches_definition, relu_is_bounded, relu_is_monotone
 # mistake: z * (z > 0): right for finite z, but -inf * 0 = NaN
 from collections import OrderedDict
 

@@ -1,7 +1,7 @@
-# propgrade-expect: relu_is_elementwise, relu_matches_definition, relu_keeps_shape_dtype_and_device
-# propgrade-expect: relu_does_not_mutate_input, relu_is_finite_on_finite_input, relu_is_bounded
-# propgrade-expect: relu_is_monotone, relu_gradient_is_analytic, relu_splits_identity
-# propgrade-expect: relu_breaks_linear_collapse, relu_runs_on_meta_device
+# propgrade-expect: relu_matches_definition, relu_keeps_shape_dtype_and_device
+# propgrade-expect: relu_does_not_mutate_input, relu_is_finite_on_finite_input, relu_is_elementwise
+# propgrade-expect: relu_is_bounded, relu_is_monotone, relu_gradient_is_analytic
+# propgrade-expect: relu_splits_identity, relu_breaks_linear_collapse, relu_runs_on_meta_device
 # mistake: torch.max(z, 0)[0]: a reduction over dim 0, not max(z, 0)
 from collections import OrderedDict
 

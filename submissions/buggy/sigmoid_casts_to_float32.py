@@ -1,5 +1,4 @@
-# propgrade-expect: sigmoid_keeps_shape_dtype_and_device, sigmoid_is_symmetric
-# propgrade-expect: tanh_is_rescaled_sigmoid
+# propgrade-expect: sigmoid_works_in_float64
 # mistake: torch.sigmoid(z.float()) 'to be safe': float64 input comes back as float32
 from collections import OrderedDict
 

@@ -1,5 +1,5 @@
-# propgrade-expect: sigmoid_is_finite_on_finite_input, sigmoid_matches_definition
-# propgrade-expect: sigmoid_is_bounded, sigmoid_gradient_is_analytic, sigmoid_is_symmetric
+# propgrade-expect: sigmoid_matches_definition, sigmoid_is_finite_on_finite_input, sigmoid_is_bounded
+# propgrade-expect: sigmoid_is_monotone, sigmoid_gradient_is_analytic, sigmoid_is_symmetric
 # propgrade-expect: tanh_is_rescaled_sigmoid
 # mistake: exp(z) / (1 + exp(z)): inf / inf = NaN once exp(z) overflows
 from collections import OrderedDict

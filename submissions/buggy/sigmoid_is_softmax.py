@@ -1,5 +1,6 @@
-# propgrade-expect: sigmoid_is_elementwise, sigmoid_matches_definition, sigmoid_is_bounded
-# propgrade-expect: sigmoid_gradient_is_analytic, sigmoid_is_symmetric, tanh_is_rescaled_sigmoid
+# propgrade-expect: sigmoid_matches_definition, sigmoid_is_elementwise, sigmoid_is_bounded
+# propgrade-expect: sigmoid_is_monotone, sigmoid_gradient_is_analytic, sigmoid_is_symmetric
+# propgrade-expect: tanh_is_rescaled_sigmoid
 # mistake: torch.softmax(z, dim=-1) taken for the sigmoid
 from collections import OrderedDict
 

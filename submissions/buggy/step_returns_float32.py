@@ -1,4 +1,4 @@
-# propgrade-expect: step_keeps_shape_dtype_and_device
+# propgrade-expect: step_works_in_float64
 # mistake: (z >= 0).float(): the result is float32 whatever the input's dtype
 from collections import OrderedDict
 

@@ -1,5 +1,5 @@
-# propgrade-expect: step_of_zero_is_one, step_is_finite_on_finite_input, step_matches_definition
-# propgrade-expect: step_is_bounded
+# propgrade-expect: step_matches_definition, step_is_finite_on_finite_input, step_is_bounded
+# propgrade-expect: step_is_monotone, step_of_zero_is_one
 # mistake: (z / |z| + 1) / 2: 0 / 0 gives NaN at z = 0
 from collections import OrderedDict
 

@@ -1,6 +1,5 @@
-# propgrade-expect: step_runs_on_meta_device, step_keeps_shape_dtype_and_device
-# propgrade-expect: AND_runs_on_meta_device, OR_runs_on_meta_device, NAND_runs_on_meta_device
-# propgrade-expect: XOR_runs_on_meta_device
+# propgrade-expect: step_works_in_float64, step_runs_on_meta_device, AND_runs_on_meta_device
+# propgrade-expect: OR_runs_on_meta_device, NAND_runs_on_meta_device, XOR_runs_on_meta_device
 # mistake: torch.where(z >= 0, torch.ones(z.shape), torch.zeros(z.shape)): new tensors on the CPU, in float32
 from collections import OrderedDict
 

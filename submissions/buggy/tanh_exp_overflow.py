@@ -1,5 +1,5 @@
-# propgrade-expect: tanh_is_finite_on_finite_input, tanh_matches_definition, tanh_is_bounded
-# propgrade-expect: tanh_gradient_is_analytic, tanh_is_rescaled_sigmoid
+# propgrade-expect: tanh_matches_definition, tanh_is_finite_on_finite_input, tanh_is_bounded
+# propgrade-expect: tanh_is_monotone, tanh_gradient_is_analytic, tanh_is_rescaled_sigmoid
 # mistake: (e^z - e^-z) / (e^z + e^-z) as written: inf / inf = NaN for |z| > 88
 from collections import OrderedDict
 

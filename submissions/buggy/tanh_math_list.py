@@ -1,5 +1,4 @@
-# propgrade-expect: tanh_keeps_shape_dtype_and_device, tanh_gradient_is_analytic
-# propgrade-expect: tanh_runs_on_meta_device, tanh_is_rescaled_sigmoid
+# propgrade-expect: tanh_works_in_float64, tanh_gradient_is_analytic, tanh_runs_on_meta_device
 # mistake: math.tanh over z.tolist(): float32, no autograd, CPU only
 from collections import OrderedDict
 

@@ -1,5 +1,5 @@
-# propgrade-expect: tanh_is_odd, tanh_is_finite_on_finite_input, tanh_matches_definition
-# propgrade-expect: tanh_is_bounded, tanh_is_rescaled_sigmoid
+# propgrade-expect: tanh_matches_definition, tanh_is_finite_on_finite_input, tanh_is_bounded
+# propgrade-expect: tanh_is_monotone, tanh_is_odd, tanh_is_rescaled_sigmoid
 # mistake: (1 - e^-2z) / (1 + e^-2z): fine for z >= 0, NaN once e^-2z overflows for very negative z
 from collections import OrderedDict
 

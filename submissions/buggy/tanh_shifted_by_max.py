@@ -1,6 +1,7 @@
-# propgrade-expect: tanh_is_elementwise, tanh_matches_definition, tanh_keeps_shape_dtype_and_device
-# propgrade-expect: tanh_does_not_mutate_input, tanh_is_finite_on_finite_input, tanh_is_bounded
-# propgrade-expect: tanh_gradient_is_analytic, tanh_is_odd, tanh_is_rescaled_sigmoid
+# propgrade-expect: tanh_matches_definition, tanh_keeps_shape_dtype_and_device, tanh_does_not_mutate_input
+# propgrade-expect: tanh_is_finite_on_finite_input, tanh_is_elementwise, tanh_is_bounded
+# propgrade-expect: tanh_is_monotone, tanh_gradient_is_analytic, tanh_is_odd
+# propgrade-expect: tanh_is_rescaled_sigmoid
 # mistake: the softmax trick of subtracting max(z) carried over to tanh: the result depends on the other elements
 from collections import OrderedDict
 
