@@ -154,3 +154,65 @@ def test_nothing_of_a_worker_is_left_after_stop(worker):
     assert processes_running("/bin/sleep", "1008") == []
     assert not root.exists()
     assert not any(os.path.exists(d) for d in cgroups)
+
+
+@pytest.fixture
+def reachable_dir():
+    """A folder an ordinary user can reach (pytest's own are under a root-only folder)."""
+    path = Path(tempfile.mkdtemp(prefix="propgrade-test-", dir="/tmp"))
+    yield path
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_without_root_a_user_namespace_builds_the_same_root(reachable_dir):
+    """The path a student's Linux laptop or a CI runner takes: an ordinary user, who may create user namespaces."""
+    from grader.sandbox import namespaces
+
+    tmp_path = reachable_dir
+    work, new_root = tmp_path / "work", tmp_path / "root"
+    work.mkdir()
+    new_root.mkdir()
+    (work / "mine.txt").write_text("mine")
+    tmp_path.chmod(0o755)
+    for path in (work, new_root, tmp_path):
+        os.chown(path, 65534, 65534)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # no student code here: only what a worker does before it
+        os.close(read_end)
+        report = []
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            namespaces.libc().prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE, as an ordinary user's process is (setuid cleared it)
+            namespaces.enter([], user_namespace=True)
+            if os.fork() == 0:
+                namespaces.build_root(str(new_root), str(work), [], [], [])
+                namespaces.drop_capabilities()
+                report.append(open("mine.txt").read())
+                report.append(",".join(sorted(os.listdir("/"))))
+                report.append(str(os.path.exists(str(ROOT / "grader"))))
+                try:
+                    namespaces.mount("tmpfs", "/tmp", "tmpfs", 0)
+                    report.append("mounted")
+                except OSError:
+                    report.append("no mount")
+                os.write(write_end, "|".join(report).encode())
+                os._exit(0)
+            os._exit(os.waitstatus_to_exitcode(os.wait()[1]))
+        except BaseException as error:  # noqa: BLE001 - said to the test, which fails on it
+            os.write(write_end, f"error: {error}".encode())
+            os._exit(1)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_end) as f:
+        report = f.read()
+    assert report.count("|") == 3, report
+    mine, listing, grader_visible, mounting = report.split("|")
+    assert mine == "mine"
+    assert set(listing.split(",")) <= {"bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "sbin", "sys", "tmp", "usr", "var"}
+    assert grader_visible == "False"
+    assert mounting == "no mount"
