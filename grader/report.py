@@ -16,6 +16,7 @@ import math
 import re
 import statistics
 import sys
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -236,15 +237,30 @@ def property_ids(graded: list[Graded]) -> list[str]:
     return list(ids)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")  # with their full-width forms
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_cell(value) -> str:
+    """A cell no spreadsheet reads as a formula (OWASP's rule against CSV injection: a leading quote before
+    ``=``, ``+``, ``-``, ``@``, tab or line breaks, leading spaces ignored); a plain number stays a number."""
+    text = str(value)
+    risky = text.lstrip(" \u00a0").startswith(FORMULA_STARTS)
+    return "'" + text if risky and not PLAIN_NUMBER.fullmatch(text) else text
+
+
 def write_summary(graded: list[Graded], out: Path) -> Path:
-    """The gradebook: one row per submission, one column per property holding its verdict."""
+    """The gradebook: one row per submission, one column per property holding its verdict.
+
+    Every cell is read back from results.json files a student may have named (the submission's path and id)
+    or, without root, rewritten, so every cell goes through ``spreadsheet_cell``."""
     ids = property_ids(graded)
     rows = [["submission", "id", "score", "max_score", "status", "seconds", *ids]]
     for g in graded:
         kinds = {p["id"]: p["verdict"] for p in g.properties}
         rows.append([g.submission, g.id, f"{g.score:g}", f"{g.max_score:g}", g.status, f"{g.seconds:.2f}", *(kinds.get(i, "") for i in ids)])
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    csv.writer(buffer, lineterminator="\n").writerows([[spreadsheet_cell(cell) for cell in row] for row in rows])
     path = out / "summary.csv"
     atomic_write(path, buffer.getvalue().encode())
     return path
@@ -427,10 +443,23 @@ def decision_boundary(state: dict) -> tuple[str, float]:
 # ---- summary.md
 
 
+JOINER = "\u200d"  # zero width: invisible, yet no @mention, #reference or autolink matches across it
+
+
 def md(text) -> str:
-    """Text safe inside a Markdown table cell or list item: no markup, no table breaks."""
-    escaped = html.escape(" ".join(str(text).split()), quote=False)
-    return re.sub(r"([\\`*_\[\]|#~])", r"\\\1", escaped)
+    """Student text safe inside a Markdown table cell or list item: one line, no markup, no raw HTML (escaped),
+    no invisible or direction-changing characters, and nothing GitHub turns into a link or a notification:
+    ``@name``, ``#12``, ``http://``, ``www.`` and e-mail addresses get a zero-width joiner inside."""
+    line = " ".join(str(text).split())
+    visible = "".join(ch for ch in line if unicodedata.category(ch) not in ("Cc", "Cf"))
+    escaped = re.sub(r"([\\`*_\[\]|#~$!])", r"\\\1", html.escape(visible, quote=False))
+    escaped = escaped.replace("@", "@" + JOINER).replace("#", "#" + JOINER).replace("://", ":" + JOINER + "//")
+    return re.sub(r"(?i)\b(www|mailto|xmpp)([.:])", rf"\1{JOINER}\2", escaped)
+
+
+def code(identifier: str) -> str:
+    """A property id as code where it is one (ids from an older run's records are data, like any other)."""
+    return f"`{identifier}`" if re.fullmatch(r"[A-Za-z0-9_.-]+", identifier) else md(identifier)
 
 
 def summary_markdown(graded: list[Graded], lang: str = "en") -> str:
@@ -454,7 +483,7 @@ def summary_markdown(graded: list[Graded], lang: str = "en") -> str:
         lines.append(f"| {md(topic_title(topic, lang))} | {rate_text(topic_rate(rates), lang)} |")
     lines += ["", f"### {h('clusters')}", ""]
     clusters = failure_clusters(graded, visible_only=True)  # a CI step summary may be a student's page (a workflow on their repository)
-    lines += [f"{n}. **{len(c.ids)}** × `{c.property}`: {md(c.text(lang))}" for n, c in enumerate(clusters[:5], start=1)] or [h("no_failures")]
+    lines += [f"{n}. **{len(c.ids)}** × {code(c.property)}: {md(c.text(lang))}" for n, c in enumerate(clusters[:5], start=1)] or [h("no_failures")]
     lines += ["", f"### {h('lowest_first')}", "", f"| {h('student')} | {h('score')} | {h('status')} |", "| --- | ---: | --- |"]
     lowest = sorted(graded, key=lambda g: (g.percent, g.id))
     lines += [f"| {md(g.id)} | {g.score:g} / {g.max_score:g} ({g.percent:.0f}%) | {md(g.status)} |" for g in lowest[:MARKDOWN_ROWS]]
