@@ -44,6 +44,7 @@ def feedback_text(result: SubmissionResult, lang: str = "en") -> str:
     failed_cells = [c for c in result.cells if not c.ok]
     if failed_cells:
         lines += ["", heading("cells", lang), *(f"{INDENT}{c.message.render(lang)}" for c in failed_cells)]
+    lines += ["", *(note.render(lang) for note in result.notes)] if result.notes else []
     lines += ["", say("self_check_score", score=result.score, max=result.max_score).render(lang)]
     return "\n".join(lines)
 

@@ -26,6 +26,7 @@ from grader.load import MAX_BYTES, load, load_all, notebook_cells
 from grader.properties import CATALOGUE, catalogue
 from grader.results import gradescope
 from grader.sandbox.staging import Caps, StagingRefused, stage
+from grader.selfcheck import feedback_text
 from grader.workermanage import Limits, Worker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,11 +139,11 @@ def test_a_file_swapped_for_a_link_after_listing_is_refused(tmp_path, outside, m
     (folder / "weights.pt").write_text("honest")
     real_open = os.open
 
-    def swap_then_open(path, flags, *args):
-        if Path(path).name == "weights.pt" and Path(path).parent == folder:
-            os.remove(path)
-            os.symlink(outside, path)
-        return real_open(path, flags, *args)
+    def swap_then_open(path, flags, *args, **kwargs):
+        if path == "weights.pt":  # opened relative to its folder's descriptor
+            os.remove(folder / path)
+            os.symlink(outside, folder / path)
+        return real_open(path, flags, *args, **kwargs)
 
     monkeypatch.setattr(staging.os, "open", swap_then_open)
     staged = stage(folder, tmp_path / "work")
@@ -156,11 +157,11 @@ def test_a_file_swapped_for_a_fifo_is_refused_without_waiting(tmp_path, monkeypa
     (folder / "data.bin").write_text("honest")
     real_open = os.open
 
-    def swap_then_open(path, flags, *args):
-        if Path(path) == folder / "data.bin":
-            os.remove(path)
-            os.mkfifo(path)  # opening a FIFO for reading would block until a writer comes
-        return real_open(path, flags, *args)
+    def swap_then_open(path, flags, *args, **kwargs):
+        if path == "data.bin":
+            os.remove(folder / path)
+            os.mkfifo(folder / path)  # opening a FIFO for reading would block until a writer comes
+        return real_open(path, flags, *args, **kwargs)
 
     monkeypatch.setattr(staging.os, "open", swap_then_open)
     staged = stage(folder, tmp_path / "work")
@@ -173,23 +174,35 @@ def test_unreadable_entries_are_skipped_and_named_never_raised(tmp_path, monkeyp
     (folder / "locked" / "a.txt").write_text("a")
     (folder / "broken.bin").write_text("b")
     (folder / "hw.py").write_text("x = 1\n")
-    real_open, real_scandir = os.open, os.scandir
+    real_open = os.open
 
-    def failing_open(path, flags, *args):
-        if Path(path).name == "broken.bin" and not flags & os.O_CREAT:
+    def failing_open(path, flags, *args, **kwargs):
+        if path in ("broken.bin", "locked"):
             raise PermissionError(13, "Permission denied")
-        return real_open(path, flags, *args)
-
-    def failing_scandir(path):
-        if Path(path).name == "locked":
-            raise PermissionError(13, "Permission denied")
-        return real_scandir(path)
+        return real_open(path, flags, *args, **kwargs)
 
     monkeypatch.setattr(staging.os, "open", failing_open)
-    monkeypatch.setattr(staging.os, "scandir", failing_scandir)
     staged = stage(folder, tmp_path / "work")
     assert staged.skipped == [("broken.bin", "staging_unreadable"), ("locked", "staging_unreadable")]
-    assert tree(tmp_path / "work") == {"hw.py": "file", "locked": "dir"}
+    assert tree(tmp_path / "work") == {"hw.py": "file"}
+
+
+def test_a_folder_swapped_for_a_link_after_listing_is_not_followed(tmp_path, outside, monkeypatch):
+    folder = tmp_path / "sub"
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "a.txt").write_text("a")
+    real_open = os.open
+
+    def swap_then_open(path, flags, *args, **kwargs):
+        if path == "data":
+            (folder / "data" / "a.txt").unlink()
+            (folder / "data").rmdir()
+            os.symlink(outside.parent, folder / "data")
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(staging.os, "open", swap_then_open)
+    staged = stage(folder, tmp_path / "work")
+    assert staged.skipped == [("data", "staging_link")] and tree(tmp_path / "work") == {}
 
 
 @pytest.mark.parametrize(
@@ -384,6 +397,7 @@ def test_a_class_of_hostile_folders_is_graded_student_by_student(tmp_path, outsi
     assert "helper.py (a link)" in written["output"] and "data/zeros.bin (a link)" in written["output"]
     assert "pipe (a FIFO)" in written["output"] and "loop_a (a link)" in written["output"]
     assert SECRET not in str(written)
+    assert "helper.py (a link)" in feedback_text(linked)  # propgrade check says it too
 
     many_files = results["many_files"]
     assert many_files.status == "unreadable" and {v.kind for v in many_files.verdicts} == {"error"}

@@ -4,9 +4,10 @@ The controller stages as root, before the worker drops to a user of its own, so
 whatever it copies is handed to student code. Only regular files and
 directories are copied; links, devices, FIFOs and sockets are skipped and
 named (a link could point at another student's work, the reference, a system
-file or ``/dev/zero``). A file is opened with ``O_NOFOLLOW | O_NONBLOCK`` and
-checked with ``fstat`` on the opened descriptor, so an entry swapped for a link
-or a FIFO after it was listed is refused, never followed or waited on. Caps on
+file or ``/dev/zero``). Every directory and file is opened relative to its
+parent's descriptor with ``O_NOFOLLOW`` (files also ``O_NONBLOCK``) and checked
+with ``fstat`` on the opened descriptor, so an entry swapped for a link or a FIFO
+after it was listed is refused, never followed or waited on. Caps on
 bytes, files, depth and time stop a folder that would fill the disk or never end.
 
 The same walk, with no target, is how ``load.py`` hashes a folder submission:
@@ -28,6 +29,7 @@ from grader.messages import Message, say
 MIB = 1 << 20
 NOT_COPIED = {"__pycache__", ".ipynb_checkpoints", ".git"}  # never needed by the worker; a stale .pyc could even be imported
 CHUNK = 1 << 20
+DIRECTORY_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
@@ -68,11 +70,18 @@ def stage(source: Path, target: Path | None = None, *, owner: int | None = None,
     Raises ``StagingRefused`` when a cap is reached; an entry that cannot be read is skipped
     and listed, never raised.
     """
-    walk = _Walk(Path(source), target, owner, caps, deadline if deadline is not None else time.monotonic() + caps.seconds)
+    walk = _Walk(target, owner, caps, deadline if deadline is not None else time.monotonic() + caps.seconds)
     if target is not None:
         os.mkdir(target, 0o700)
         walk.give(target)
-    walk.directory(Path(source), "", 0)
+    try:
+        top = os.open(source, DIRECTORY_FLAGS)
+    except OSError:
+        raise StagingRefused(say("staging_cap", cap=say("staging_unreadable"))) from None
+    try:
+        walk.directory(top, "", 0)
+    finally:
+        os.close(top)
     walk.staged.sha256 = walk.digest.hexdigest()
     return walk.staged
 
@@ -88,8 +97,7 @@ def skipped_summary(skipped: list[tuple[str, str]], shown: int = 10) -> Message:
 
 
 class _Walk:
-    def __init__(self, source: Path, target: Path | None, owner: int | None, caps: Caps, deadline: float):
-        self.source = source
+    def __init__(self, target: Path | None, owner: int | None, caps: Caps, deadline: float):
         self.target = target
         self.owner = owner
         self.caps = caps
@@ -110,15 +118,14 @@ class _Walk:
         if time.monotonic() > self.deadline:
             raise StagingRefused(say("staging_cap", cap=say("staging_cap_time", seconds=round(max(self.seconds, 0), 1))))
 
-    def directory(self, path: Path, relative: str, depth: int) -> None:
+    def directory(self, fd: int, relative: str, depth: int) -> None:
+        """Stage the entries of the open directory ``fd`` (``relative`` to the submission's folder)."""
         try:
-            with os.scandir(path) as listing:
+            with os.scandir(fd) as listing:
                 entries = sorted(listing, key=lambda e: e.name)
         except OSError:
-            if relative:
-                self.staged.skipped.append((relative, "staging_unreadable"))
-                return
-            raise StagingRefused(say("staging_cap", cap=say("staging_unreadable"))) from None
+            self.staged.skipped.append((relative or ".", "staging_unreadable"))
+            return
         for entry in entries:
             self.in_time()
             name = f"{relative}/{entry.name}" if relative else entry.name
@@ -132,22 +139,32 @@ class _Walk:
             if stat.S_ISDIR(mode):
                 if depth + 1 > self.caps.depth:
                     raise StagingRefused(say("staging_cap", cap=say("staging_cap_depth", depth=self.caps.depth)))
-                if self.target is not None:
-                    made = self.target / name
-                    os.mkdir(made, 0o700)
-                    self.give(made)
-                self.digest.update(os.fsencode(name) + b"/\0")
-                self.directory(Path(entry.path), name, depth + 1)
+                self.subdirectory(fd, entry.name, name, depth + 1)
             elif stat.S_ISREG(mode):
-                self.file(Path(entry.path), name)
+                self.file(fd, entry.name, name)
             else:
                 self.staged.skipped.append((name, _kind(mode)))
 
-    def file(self, path: Path, name: str) -> None:
+    def subdirectory(self, parent: int, entry: str, name: str, depth: int) -> None:
+        try:
+            fd = os.open(entry, DIRECTORY_FLAGS, dir_fd=parent)
+        except OSError as error:  # vanished, or swapped for a link since it was listed
+            self.staged.skipped.append((name, "staging_link" if error.errno in (errno.ELOOP, errno.ENOTDIR) else "staging_unreadable"))
+            return
+        try:
+            if self.target is not None:
+                os.mkdir(self.target / name, 0o700)
+                self.give(self.target / name)
+            self.digest.update(os.fsencode(name) + b"/\0")
+            self.directory(fd, name, depth)
+        finally:
+            os.close(fd)
+
+    def file(self, parent: int, entry: str, name: str) -> None:
         if self.staged.files + 1 > self.caps.files:
             raise StagingRefused(say("staging_cap", cap=say("staging_cap_files", count=self.caps.files)))
         try:
-            fd = os.open(path, OPEN_FLAGS)
+            fd = os.open(entry, OPEN_FLAGS, dir_fd=parent)
         except OSError as error:  # vanished, or swapped for a link since it was listed
             self.staged.skipped.append((name, "staging_link" if error.errno == errno.ELOOP else "staging_unreadable"))
             return
