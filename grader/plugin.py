@@ -99,9 +99,7 @@ def intrusions(config) -> list[str]:
     if config.inipath is not None and territory.holds(config.inipath):
         found.append(f"its ini file {config.inipath}")
     for plugin in config.pluginmanager.get_plugins():
-        place = getattr(plugin, "__dict__", {}).get("__file__") if isinstance(getattr(plugin, "__dict__", None), dict) else None
-        if place and territory.holds(place):
-            found.append(f"the plugin or conftest {place}")
+        found += [f"the plugin or conftest {place}" for place in _module_places(plugin)[:1] if territory.holds(place)]
     for name, module in list(sys.modules.items()):
         for place in _module_places(module):
             if territory.holds(place):
