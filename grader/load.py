@@ -160,11 +160,16 @@ def _read(given: str, sid: str, entry: Path, folder: Path | None) -> Submission:
         else:
             staged = stage(folder)  # the walk a worker's staging does, without a copy
             submission.sha256, submission.skipped = staged.sha256, staged.skipped
-        submission.cells = notebook_cells(raw) if kind == "notebook" else [module_source(raw, entry.name)]
-    except Unreadable as error:
+    except Unreadable as error:  # its message names the file
         submission.problem = say("load_error", why=error.message)
+        return submission
     except StagingRefused as refused:
         submission.problem = refused.message
+        return submission
+    try:
+        submission.cells = notebook_cells(raw) if kind == "notebook" else [module_source(raw, entry.name)]
+    except Unreadable as error:
+        submission.problem = say("load_error", why=say("file_error", name=entry.name, error=error.message))
     return submission
 
 

@@ -306,7 +306,7 @@ def test_a_module_too_deep_for_the_compiler_is_unreadable_not_a_crash(tmp_path):
     module = tmp_path / "deep.py"
     module.write_text("x = " + "1+" * 100_000 + "1\n")
     problem = load(str(module), "deep").problem.render("en")
-    assert problem.startswith("the submission could not be read: line 1: SyntaxError") and "recursion" in problem
+    assert problem.startswith("the submission could not be read: deep.py: line 1: SyntaxError") and "recursion" in problem
 
 
 def test_outputs_are_dropped_before_nbformat_reads_the_notebook():
