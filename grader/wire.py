@@ -55,6 +55,13 @@ def dtype_from_name(name: str) -> torch.dtype:
 _SCALARS = frozenset({str, int, bool, type(None)})  # exact types that JSON carries as they are
 
 
+# Taken when this module is imported, before any student code runs in a worker: a submission that
+# rebinds these on torch.Tensor (to make a mutated argument look untouched, say) changes nothing here.
+_detach, _cpu, _numpy = torch.Tensor.detach, torch.Tensor.cpu, torch.Tensor.numpy
+_resolve_conj, _resolve_neg, _contiguous = torch.Tensor.resolve_conj, torch.Tensor.resolve_neg, torch.Tensor.contiguous
+_reshape, _view, _numel = torch.Tensor.reshape, torch.Tensor.view, torch.Tensor.numel
+
+
 def encode(message) -> bytes:
     """Serialise plain data (dict/list/str/number/None/tensor) into one frame."""
     blobs: list[bytes] = []
@@ -89,23 +96,23 @@ def encode(message) -> bytes:
 
 
 def _tensor_header(value: torch.Tensor, blobs: list[bytes]) -> dict:
-    tensor = torch.Tensor.detach(value)
+    tensor = _detach(value)
     header = {"$tensor": dtype_name(tensor.dtype), "shape": list(tensor.shape)}
     if tensor.device.type == "meta":
         header["meta"] = True
         return header
     header["blob"] = len(blobs)
-    blobs.append(_raw_bytes(tensor.cpu()))
+    blobs.append(_raw_bytes(_cpu(tensor)))
     return header
 
 
 def _raw_bytes(tensor: torch.Tensor) -> bytes:
     """The elements in row-major order, as stored: through numpy where it has the dtype, else as bytes."""
     try:
-        return tensor.numpy().tobytes()
+        return _numpy(tensor).tobytes()
     except (TypeError, RuntimeError):  # bfloat16 has no numpy dtype; conjugate and negative views refuse
-        data = tensor.resolve_conj().resolve_neg().contiguous()
-        return data.reshape(-1).view(torch.uint8).numpy().tobytes() if data.numel() else b""
+        data = _contiguous(_resolve_neg(_resolve_conj(tensor)))
+        return _numpy(_view(_reshape(data, -1), torch.uint8)).tobytes() if _numel(data) else b""
 
 
 def decode(frame: bytes):
