@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from grader import threads  # first of propgrade's modules: one torch thread, set before torch is imported
 from grader.assignment import Assignment, AssignmentError, load_assignment, rubric_text
 from grader.check import PROFILES
 from grader.grade import Options, grade_many, grading_key
@@ -235,7 +236,7 @@ def run_list(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    threads.one_thread()
     args = parser().parse_args(argv)
     try:
         return run_command(args)

@@ -375,7 +375,8 @@ def _grade_in_child(submission: Submission, options: Options) -> SubmissionResul
 
 
 def _start_controller(turn, cpus: list[int] | None) -> None:
-    """Pool initializer: the controller takes the next core, when there is one for each."""
+    """Pool initializer: the controller takes the next core, when there is one for each, and one torch thread."""
+    torch.set_num_threads(1)
     if cpus:
         with turn.get_lock():
             index, turn.value = turn.value, turn.value + 1
@@ -389,8 +390,11 @@ def grade_many(submissions: list[Submission], options: Options, jobs: int = 1, o
     ours (spawned, never forked from a process that holds torch threads), each
     controller on a core of its own where there are enough (``share_one_core``);
     ``on_result`` sees each result as soon as it exists, in completion order.
+    One submission (or one job) is graded in this process: a pool would only
+    import torch again in a controller of its own.
     """
     results: dict[int, SubmissionResult] = {}
+    jobs = min(jobs, len(submissions))
     if jobs <= 1:
         for index, submission in enumerate(submissions):
             results[index] = grade(submission, options)
