@@ -32,6 +32,7 @@ from pathlib import Path
 
 from grader import remote, wire
 from grader.sandbox.cgroups import Cgroups
+from grader.sandbox.scratch import SCRATCH_BYTES, mount_scratch, unmount_scratch
 from grader.messages import say
 from grader.outcomes import WorkerLost
 from grader.sandbox.staging import Staged, stage
@@ -248,6 +249,7 @@ class Worker:
         self.workdir = self.root / "work"
         as_root = sys.platform == "linux" and os.geteuid() == 0
         self.staged: Staged | None = None
+        self.scratch_mounted = sandbox_wanted() and mount_scratch(str(self.root))
         try:
             if source_dir:
                 self.staged = stage(source_dir, self.workdir, owner=self.uid if as_root else None, deadline=time.monotonic() + limits.start_seconds)
@@ -259,7 +261,7 @@ class Worker:
                 for path in (self.workdir, self.workdir / ".tmp"):
                     os.chown(path, self.uid, self.uid, follow_symlinks=False)
         except BaseException:
-            shutil.rmtree(self.root, ignore_errors=True)
+            self._remove_folder()
             raise
         self.process: subprocess.Popen | None = None
         self.output: Output | None = None
@@ -275,6 +277,7 @@ class Worker:
         self.peak_resident = 0  # bytes, as the memory watchdog last saw them (shared pages included)
         self.children_before: set[tuple[int, int]] = set()  # our children before this worker started (see kill_strays)
         self.finished = False
+        self.stopped_output: str | None = None
 
     def environment(self) -> dict[str, str]:
         env = {
@@ -325,6 +328,7 @@ class Worker:
         self.isolation["memory_cap"] = bool(self.isolation.get("address_space_cap")) or watchdog
         if self.cgroups is not None:
             self.isolation["cgroup_limits"] = sorted(self.cgroups.limits)
+        self.isolation["folder_cap"] = SCRATCH_BYTES if self.scratch_mounted else None
         return ready
 
     def _sandbox(self) -> dict | None:
@@ -555,7 +559,10 @@ class Worker:
                 self.process.kill()
 
     def stop(self) -> str:
-        """End the worker and everything it started; returns its captured output."""
+        """End the worker and everything it started; returns its captured output. A second call only
+        returns it again (its descriptors must never be closed twice: their numbers are reused)."""
+        if self.finished and self.stopped_output is not None:
+            return self.stopped_output
         self.finished = True
         if self.process is not None:
             self.kill()
@@ -577,8 +584,15 @@ class Worker:
                     except OSError:
                         pass
         text = self.output.text() if self.output else ""
-        shutil.rmtree(self.root, ignore_errors=True)
+        self._remove_folder()
+        self.stopped_output = text
         return text
+
+    def _remove_folder(self) -> None:
+        if self.scratch_mounted:
+            unmount_scratch(str(self.root))
+            self.scratch_mounted = False
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 class StdioPipes:

@@ -216,3 +216,13 @@ def test_without_root_a_user_namespace_builds_the_same_root(reachable_dir):
     assert set(listing.split(",")) <= {"bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "sbin", "sys", "tmp", "usr", "var"}
     assert grader_visible == "False"
     assert mounting == "no mount"
+
+
+def test_a_worker_cannot_fill_the_disk(worker):
+    w = worker()
+    reply = run(w, "n = 0\ntry:\n    while n < 100:\n        with open(f'fill-{n}', 'wb') as f:\n            f.write(bytes(64 << 20))\n        n += 1\nexcept OSError as error:\n    print(n, error)\n")
+    assert reply["ok"]
+    assert w.isolation["folder_cap"]
+    written, _, error = w.stop().strip().partition(" ")
+    assert int(written) * 64 << 20 <= w.isolation["folder_cap"]
+    assert "No space left on device" in error
