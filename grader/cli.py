@@ -44,6 +44,8 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--total-timeout", type=float, default=None, metavar="SECONDS", help=f"per submission (default: the assignment's, {Limits.total_seconds:g})")
     grade.add_argument("--memory", type=float, default=None, metavar="GIB", help=f"memory cap per worker (default: the assignment's, {Limits.memory_bytes / GIB:g})")
     grade.add_argument("--fail-under", type=float, default=None, metavar="SCORE", help="exit 1 when any score (in percent) is below")
+    grade.add_argument("--format", choices=["gradescope", "classroom50", "prairielearn"], default="gradescope",
+                       help="also write a platform's own result file in DIR/<id>/: classroom50 (result.json, release-body.md), prairielearn (prairielearn/results.json)")
 
     report = commands.add_parser("report", help="merge graded folders (shards) into one gradebook and class report")
     report.add_argument("sources", nargs="+", type=Path, metavar="DIR", help="folders written by propgrade grade --out")
@@ -66,6 +68,12 @@ def parser() -> argparse.ArgumentParser:
     bundle.add_argument("--out", required=True, type=Path, metavar="ZIP")
     bundle.add_argument("--assignment", type=Path, default=None, metavar="FILE", help="overrides the lesson's default assignment")
     bundle.add_argument("--lang", choices=["en", "zh"], default="en", help="the language of the students' feedback")
+
+    publish = commands.add_parser("release", help="write the notebook students receive (and a README) for the assignment")
+    publish.add_argument("--out", required=True, type=Path, metavar="DIR", help="where homework.ipynb and README.md go")
+    publish.add_argument("--assignment", type=Path, default=None, metavar="FILE", help="overrides the lesson's default assignment")
+    publish.add_argument("--lang", choices=["en", "zh"], default="en", help="the language of the notebook's text")
+    publish.add_argument("--solution", type=Path, default=None, metavar="FILE", help="also write the notebook filled with the reference solution (the instructor's key; keep it private)")
 
     run_pytest = commands.add_parser(
         "pytest", help="one pytest test per property of a submission, with pytest reading nothing from the student's folder",
@@ -154,7 +162,8 @@ def run_grade(args) -> int:
     progress = Progress(len(todo))
 
     def finished(result) -> None:
-        write_submission(result, args.out, args.lang)
+        folder = write_submission(result, args.out, args.lang)
+        write_platform_files(args.format, result, folder, args.lang)
         progress(result)
 
     try:
@@ -171,6 +180,18 @@ def run_grade(args) -> int:
             print(f"{len(low)} submission(s) scored under {args.fail_under:g}%: {', '.join(low)}", file=sys.stderr)
             return 1
     return 0
+
+
+def write_platform_files(platform: str, result, folder: Path, lang: str) -> None:
+    """The platform's own file beside results.json (Gradescope's is results.json itself)."""
+    if platform == "classroom50":
+        from grader.outputs import classroom50
+
+        classroom50.write(result, folder, lang)
+    elif platform == "prairielearn":
+        from grader.outputs import prairielearn
+
+        prairielearn.write(result, folder / "prairielearn", lang)
 
 
 def write_reports(sources: list[Path], out: Path, lang: str) -> None:
@@ -216,6 +237,21 @@ def run_gradescope(args) -> int:
     return 0
 
 
+def run_release(args) -> int:
+    import nbformat
+
+    from grader.release import release, solution
+
+    paths = release(load_assignment(args.assignment), args.out, args.lang)
+    if args.solution is not None:
+        args.solution.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(solution(nbformat.read(paths["notebook"], as_version=4)), args.solution)
+        paths["solution"] = args.solution
+    for path in paths.values():
+        print(f"wrote {path}")
+    return 0
+
+
 def run_pytest(args) -> int:
     from grader.plugin import run_isolated
 
@@ -257,6 +293,8 @@ def run_command(args) -> int:
         return run_report(args)
     if args.command == "pytest":
         return run_pytest(args)
+    if args.command == "release":
+        return run_release(args)
     if args.command == "selftest":
         from grader.selftest import main as run_selftest
 

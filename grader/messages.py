@@ -34,6 +34,10 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "crashed": ("the submission ended its own process in {doing} ({how})", "{doing} 导致提交的进程退出（{how}）"),
     "protocol": ("the submission interfered with the grader in {doing}", "{doing} 干扰了评分程序"),
     "raised": ("{doing} raised {type}: {message}", "{doing} 抛出异常 {type}：{message}"),
+    "not_implemented": (
+        "{doing}: not implemented yet (its stub still raises NotImplementedError)",
+        "{doing}：尚未实现（占位代码仍在抛出 NotImplementedError）",
+    ),
     "not_run": ("not run: {reason}", "未运行：{reason}"),
     # what came back
     "not_tensor": ("{doing} returned {got}, expected a tensor", "{doing} 返回了 {got}，应当返回张量"),
@@ -295,6 +299,22 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "too_large": ("{name} is {size}, over the limit of {cap}", "{name} 的大小为 {size}，超过上限 {cap}"),
     "grader_failed": ("the grader failed on this submission in {doing} ({error}); please tell your teacher", "评分程序在{doing}时出错（{error}），请告知老师"),
     "loading": ("loading", "读取提交"),
+    # the check inside a notebook (grader/notebook.py)
+    "notebook_unsaved": (
+        "the kernel ran code that the saved notebook does not hold ({count} cell(s)); this check grades the saved file: save the notebook and run the check again",
+        "内核运行过的代码有 {count} 个单元格不在已保存的 notebook 中；本检查评的是已保存的文件：请先保存 notebook，再运行检查",
+    ),
+    "notebook_stale": (
+        "the saved notebook is older than the kernel's last run of a cell; this check grades the saved file: save the notebook and run the check again",
+        "已保存的 notebook 比内核最近一次运行单元格的时间更早；本检查评的是已保存的文件：请先保存 notebook，再运行检查",
+    ),
+    "notebook_not_found": (
+        "cannot tell which notebook file this kernel runs; pass its path: propgrade(\"{example}\")",
+        "无法确定这个内核运行的是哪个 notebook 文件；请给出路径：propgrade(\"{example}\")",
+    ),
+    "notebook_checked_file": ("checked the saved file {path}", "检查的是已保存的文件 {path}"),
+    "column_result": ("result", "结果"),
+    "column_found": ("what was found", "检查发现"),
 }
 
 @dataclass(frozen=True)
