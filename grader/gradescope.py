@@ -1,7 +1,9 @@
 """Gradescope: build the autograder bundle, and grade the one submission inside Gradescope's container.
 
 ``propgrade gradescope --out autograder.zip`` writes a zip holding
-``setup.sh`` (installs CPU torch, then propgrade from the wheel in the zip),
+``setup.sh`` (installs CPU torch within propgrade's own requirement, then propgrade
+from the wheel in the zip; the wheel is built from a source checkout, or else from the
+installed package),
 ``run_autograder`` (runs ``python -m grader.gradescope`` on
 ``/autograder/submission``) and ``assignment.toml``. The paths follow
 Gradescope's autograder specification and can be moved with environment
@@ -11,6 +13,7 @@ variables, so that a test can lay the same structure out in a temporary folder.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import importlib.util
 import json
 import shutil
@@ -38,7 +41,7 @@ fi
 apt-get update
 apt-get install -y --no-install-recommends python3 python3-pip python3-venv
 python3 -m venv /opt/propgrade
-/opt/propgrade/bin/pip install --no-cache-dir {torch} --index-url https://download.pytorch.org/whl/cpu
+/opt/propgrade/bin/pip install --no-cache-dir "{torch}" --index-url https://download.pytorch.org/whl/cpu
 /opt/propgrade/bin/pip install --no-cache-dir ./{wheel}
 """
 
@@ -82,28 +85,67 @@ def build_bundle(out: Path, assignment_file: Path | None = None, lang: str = "en
 
 
 def torch_requirement() -> str:
-    """The torch this grader runs with, so Gradescope grades with the same version."""
-    import torch
+    """propgrade's own torch requirement (``torch>=2.1``), never the build machine's exact version: the grading
+    image gets the newest CPU build that propgrade supports, whatever torch built the bundle."""
+    for requirement in importlib.metadata.requires(DISTRIBUTION) or []:
+        if requirement.replace(" ", "").startswith(("torch>", "torch=", "torch<", "torch~", "torch;")) or requirement.strip() == "torch":
+            return requirement.split(";")[0].strip()
+    return "torch"
 
-    return f"torch=={torch.__version__.split('+')[0]}"
+
+DISTRIBUTION = "propgrade"
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
-def source_root() -> Path:
+def checkout_root() -> Path | None:
+    """The source checkout this propgrade runs from, or None when it runs from an installed package."""
     root = Path(__file__).resolve().parent.parent
-    if not (root / "pyproject.toml").is_file():
-        raise BundleError(f"the bundle is built from propgrade's source tree, and {root} has no pyproject.toml: run it from a checkout")
-    return root
+    return root if (root / "pyproject.toml").is_file() else None
 
 
-def build_wheel(scratch: Path) -> Path:
-    """propgrade's wheel, built from a copy of its source tree so that the tree is left as it was."""
-    root, copy = source_root(), scratch / "source"
+def copy_checkout(root: Path, copy: Path) -> None:
     for part in SOURCE_PARTS:
         if (root / part).is_dir():
-            shutil.copytree(root / part, copy / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(root / part, copy / part, ignore=IGNORED)
         else:
             copy.mkdir(exist_ok=True)
             shutil.copy2(root / part, copy / part)
+
+
+def copy_installed(copy: Path) -> None:
+    """A source tree rebuilt from the installed packages and the distribution's metadata."""
+    packages = []
+    for top in ("grader", "reference"):
+        location = Path(importlib.util.find_spec(top).origin).parent
+        shutil.copytree(location, copy / top, ignore=IGNORED)
+        packages += [".".join(folder.relative_to(copy).parts) for folder in sorted((copy / top).rglob("*")) if (folder / "__init__.py").is_file()]
+        packages.append(top)
+    meta = importlib.metadata.metadata(DISTRIBUTION)
+    requires = [r for r in importlib.metadata.requires(DISTRIBUTION) or [] if "extra ==" not in r]
+    groups: dict[str, list[str]] = {}
+    for entry in importlib.metadata.distribution(DISTRIBUTION).entry_points:
+        groups.setdefault(entry.group, []).append(f"{json.dumps(entry.name)} = {json.dumps(entry.value)}")
+    lines = [
+        "[build-system]", 'requires = ["setuptools>=61"]', 'build-backend = "setuptools.build_meta"', "",
+        "[project]", f"name = {json.dumps(DISTRIBUTION)}", f"version = {json.dumps(meta['Version'])}",
+        f"requires-python = {json.dumps(meta.get('Requires-Python') or '>=3.10')}", f"dependencies = {json.dumps(requires)}", "",
+    ]
+    for group, entries in groups.items():
+        lines += [f"[project.{'scripts' if group == 'console_scripts' else f'entry-points.{group}'}]", *entries, ""]
+    lines += ["[tool.setuptools]", f"packages = {json.dumps(sorted(set(packages)))}", "",
+              "[tool.setuptools.package-data]", 'grader = ["assignments/*.toml"]', ""]
+    (copy / "pyproject.toml").write_text("\n".join(lines), encoding="utf-8")
+
+
+def build_wheel(scratch: Path) -> Path:
+    """propgrade's wheel, built from a copy of its source checkout (left as it was), or, for an installed
+    propgrade, from a copy of the installed packages."""
+    copy = scratch / "source"
+    root = checkout_root()
+    if root is not None:
+        copy_checkout(root, copy)
+    else:
+        copy_installed(copy)
     isolation = ["--no-build-isolation"] if importlib.util.find_spec("setuptools") else []
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", *isolation, "--wheel-dir", str(scratch / "dist"), str(copy)]
     done = subprocess.run(command, capture_output=True, text=True)
