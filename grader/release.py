@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,7 +155,8 @@ TEXT = {
         "## 自查\n先保存 notebook（Ctrl+S / Cmd+S），再运行这个单元格。它在全新的沙箱中评的是**已保存的文件**，"
         "设置与最终评分完全相同，只运行你可以看到的检查。",
     ),
-    "not_installed": ("propgrade is not installed in this kernel's Python: pip install propgrade", "这个内核的 Python 中没有安装 propgrade：pip install propgrade"),
+    "not_installed": ("propgrade is not installed in this kernel's Python: install it as your course says, then restart the kernel",
+                      "这个内核的 Python 中没有安装 propgrade：请按课程的说明安装，然后重启内核"),
 }
 
 IMPORTS = "import torch\nfrom torch import nn\nimport torch.nn.functional as F\nfrom collections import OrderedDict"
@@ -255,7 +257,8 @@ README_TEXT = (
     """# Homework: multi-layer networks, Sequential and Module
 
 1. Open `homework.ipynb` in JupyterLab, Jupyter Notebook 7 or VS Code, with a Python that has
-   torch and propgrade installed (`pip install torch propgrade`, or what your course says).
+   torch and propgrade installed, as your course says (for example
+   `pip install propgrade-0.1.0-py3-none-any.whl` with the file your course gives you).
 2. Fill in every cell marked TODO; keep the names. Add your own cells as you like: the notebook is
    graded by running it from top to bottom, so every cell must run without error.
 3. Save, then run the last cell. It grades the saved file in a fresh sandbox, with the settings of
@@ -269,7 +272,7 @@ More: docs/students.md in propgrade.
     """# 作业：多层网络、Sequential 与 Module
 
 1. 用 JupyterLab、Jupyter Notebook 7 或 VS Code 打开 `homework.ipynb`，所用的 Python 需要安装 torch 和 propgrade
-   （`pip install torch propgrade`，或按课程的说明安装）。
+   （按课程的说明安装，例如用课程提供的文件 `pip install propgrade-0.1.0-py3-none-any.whl`）。
 2. 完成每个标有 TODO 的单元格，名称保持不变。可以随意添加自己的单元格：评分时 notebook 会从头到尾运行，所以每个单元格都要能无错运行。
 3. 保存，然后运行最后一个单元格。它在全新的沙箱中、用最终评分的设置检查已保存的文件，只运行你可以看到的检查：
    ✓ 表示成立，✗ 表示不成立（并给出能说明问题的最小输入），以及你在这些检查上的得分。"尚未实现"表示占位代码还在。
@@ -292,10 +295,20 @@ def solution(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
         name = cell.metadata.get("propgrade", {}).get("name")
         if name is None:
             continue
-        module = inspect.getmodule(getattr(importlib.import_module("reference"), name))
+        module = defining_module(name)
         if module.__name__ in emitted:
             cell.source = f"# {name}: defined with {module.__name__}'s code above"
             continue
         emitted.add(module.__name__)
         cell.source = re.sub(r"^from \.\w* import (\([^)]*\)|.*)$\n?", "", inspect.getsource(module), flags=re.MULTILINE)
     return filled
+
+
+def defining_module(name: str):
+    """The module of ``reference/`` that defines ``name`` (instances such as ``seq_net`` included)."""
+    package = importlib.import_module("reference")
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"reference.{info.name}")
+        if name in getattr(module, "__all__", ()):
+            return module
+    raise LookupError(f"reference/ defines no {name}")
