@@ -1,0 +1,79 @@
+"""The in-notebook check's parts that need no kernel: which file it grades, when it warns, how it shows."""
+
+from __future__ import annotations
+
+import os
+import time
+from types import SimpleNamespace
+
+import nbformat
+import pytest
+
+from grader import notebook
+
+
+@pytest.fixture(autouse=True)
+def fresh_marks(monkeypatch):
+    monkeypatch.setattr(notebook, "_history_mark", {"at": 0})
+    monkeypatch.setattr(notebook, "_last_run", {"finished": 0.0})
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+
+
+def saved(tmp_path, *sources: str):
+    path = tmp_path / "homework.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources]), path)
+    return path
+
+
+def shell(history: list[str], **user_ns):
+    return SimpleNamespace(user_ns=user_ns, history_manager=SimpleNamespace(input_hist_raw=["", *history]))
+
+
+def test_vs_code_names_the_file_in_the_kernels_namespace(tmp_path):
+    path = saved(tmp_path, "x = 1")
+    assert notebook.notebook_path(shell([], __vsc_ipynb_file__=str(path))) == path
+
+
+def test_jupyterlab_names_it_relative_to_the_servers_root(tmp_path, monkeypatch):
+    path = saved(tmp_path, "x = 1")
+    monkeypatch.chdir(tmp_path)  # the kernel starts in the notebook's folder
+    monkeypatch.setenv("JPY_SESSION_NAME", "course/week3/homework.ipynb")
+    assert notebook.notebook_path(shell([])) == tmp_path / "homework.ipynb"
+
+
+def test_nothing_named_means_no_guess(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    saved(tmp_path, "x = 1")
+    assert notebook.notebook_path(shell([])) is None
+
+
+def test_code_run_but_not_saved_is_warned_about(tmp_path):
+    path = saved(tmp_path, "def step(z):\n    return z >= 0", "%propgrade")
+    warnings = notebook.stale_warnings(path, shell(["def step(z):\n    return (z >= 0).float()", "%propgrade"]))
+    assert [w.key for w in warnings] == ["notebook_unsaved"] and warnings[0].fields["count"] == 1
+
+
+def test_saved_code_gives_no_warning_and_a_later_check_compares_what_ran_since(tmp_path):
+    path = saved(tmp_path, "a = 1", "b = 2", "%propgrade")
+    history = ["a = 1", "b = 2  ", "%propgrade"]
+    assert notebook.stale_warnings(path, shell(history)) == []
+    history += ["c = 3", "b = 2", "%propgrade"]  # c = 3 ran after the first check and was never saved
+    assert [w.key for w in notebook.stale_warnings(path, shell(history))] == ["notebook_unsaved"]
+
+
+def test_a_file_older_than_the_kernels_last_run_is_warned_about(tmp_path):
+    path = saved(tmp_path, "a = 1", "%propgrade")
+    os.utime(path, (time.time() - 60, time.time() - 60))
+    notebook._record_run(SimpleNamespace(info=SimpleNamespace(raw_cell="a = 1")))
+    assert [w.key for w in notebook.stale_warnings(path, shell(["a = 1", "%propgrade"]))] == ["notebook_stale"]
+
+
+def test_feedback_has_html_and_a_plain_text_fallback():
+    feedback = notebook.Feedback("<table></table>", "✓ step_of_zero_is_one", {})
+    assert feedback._repr_html_() == "<table></table>" and repr(feedback) == "✓ step_of_zero_is_one"
+
+
+def test_the_warnings_exist_in_both_languages():
+    for key in ("notebook_unsaved", "notebook_stale", "notebook_not_found"):
+        message = notebook.say(key, count=2, example="homework.ipynb")
+        assert message.render("en") != message.render("zh")
