@@ -1,6 +1,4 @@
-# propgrade-expect: module_net_registers_its_layers, state_dict_round_trip_is_exact
-# propgrade-expect: save_params_writes_a_weights_only_state_dict, module_net_learns_xor
-# propgrade-expect: xor_needs_hidden_activation
+# propgrade-expect: module_net_registers_its_layers, module_net_learns_xor, xor_needs_hidden_activation
 # mistake: nn.Linear(num_input, 4): the lesson's 4 hidden units hard-coded
 from collections import OrderedDict
 

@@ -1,5 +1,5 @@
 # propgrade-expect: module_net_forward_is_the_formula, module_net_learns_xor
-# propgrade-expect: seq_net_weights_fit_module_net
+# propgrade-expect: seq_net_weights_fit_module_net, xor_needs_hidden_activation
 # mistake: forward is layer3(layer1(x)): layer2 is defined but never used
 from collections import OrderedDict
 
