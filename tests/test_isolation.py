@@ -507,7 +507,7 @@ def test_child_of_an_exited_worker_does_not_survive(tmp_path):
     assert watcher.seen, "the submission should have started `sleep 1003`"
     survivors = [pid for pid in watcher.seen if alive(pid)]
     kill_pids(survivors)
-    assert kinds(result)["relu_matches_definition"] in {"timeout", "crashed"}
+    assert kinds(result)["relu_matches_definition"] in {"timeout", "crashed", "missing"}  # missing: the re-run skips the module that ended its worker
     assert survivors == []
 
 

@@ -226,3 +226,19 @@ def test_a_worker_cannot_fill_the_disk(worker):
     written, _, error = w.stop().strip().partition(" ")
     assert int(written) * 64 << 20 <= w.isolation["folder_cap"]
     assert "No space left on device" in error
+
+
+def test_folders_of_a_killed_grading_process_are_unmounted_by_the_next(reachable_dir):
+    from grader.sandbox import scratch
+
+    dead, alive = reachable_dir / "propgrade-dead", reachable_dir / "propgrade-alive"
+    for path, owner in ((dead, "999999999 1"), (alive, scratch._identity(os.getpid()))):
+        path.mkdir()
+        scratch.namespaces.mount("tmpfs", str(path), "tmpfs", 0, "size=1m")
+        (path / scratch.OWNER).write_text(owner)
+    try:
+        assert scratch.remove_stale() >= 1
+        assert not dead.exists()
+        assert (alive / scratch.OWNER).exists()
+    finally:
+        scratch.unmount_scratch(str(alive))
