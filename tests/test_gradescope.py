@@ -108,8 +108,8 @@ def test_bundle_holds_the_scripts_the_assignment_and_a_wheel_with_the_default_ru
         wheel_path.write_bytes(archive.read(wheel))
     assert set(names) == {"setup.sh", "run_autograder", "assignment.toml", wheel}
     assert modes["setup.sh"] & 0o111 and modes["run_autograder"] & 0o111
-    assert "--index-url https://download.pytorch.org/whl/cpu" in setup and "torch==" in setup
-    assert setup.index("torch==") < setup.index(f"./{wheel}")
+    assert "--index-url https://download.pytorch.org/whl/cpu" in setup and '"torch>=2.1"' in setup and "torch==" not in setup  # propgrade's requirement, not this machine's torch
+    assert setup.index("\"torch>=2.1\"") < setup.index(f"./{wheel}")
     with zipfile.ZipFile(wheel_path) as built:
         assert "grader/assignments/lesson.toml" in built.namelist()
 
