@@ -147,10 +147,6 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "{model} with {layer} replaced by a layer computing {factor} * x gives {got} on the XOR points, but layer3({factor} * layer1(x)) is {expected}: its forward does not go through self.{layer}",
         "把 {layer} 换成计算 {factor} * x 的层之后，{model} 在异或的四个点上给出 {got}，而 layer3({factor} * layer1(x)) 是 {expected}：它的 forward 没有经过 self.{layer}",
     ),
-    "fresh_same_as_saved": (
-        "{doing}: the fresh model already gave the saved model's outputs before loading, so loading cannot be seen",
-        "{doing}：加载之前，新模型的输出就已经和保存的模型相同，无法看出是否真正加载了参数",
-    ),
     "layer_not_linear": (
         "{doing}: {name} has {weight} but no {bias} beside it in the file, so it cannot be checked as a Linear layer",
         "{doing}：文件中有 {weight}，却没有对应的 {bias}，无法把 {name} 当作 Linear 层检查",
@@ -298,6 +294,25 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "not_plain_file": ("{name} is not a plain file", "{name} 不是普通文件"),
     "too_large": ("{name} is {size}, over the limit of {cap}", "{name} 的大小为 {size}，超过上限 {cap}"),
     "grader_failed": ("the grader failed on this submission in {doing} ({error}); please tell your teacher", "评分程序在{doing}时出错（{error}），请告知老师"),
+    # the grading machine's own memory (grader/machine.py): never the submission's fault
+    "limit_cgroup": ("the memory cgroup's {file}", "内存 cgroup 的 {file}"),
+    "limit_address_space": ("RLIMIT_AS (ulimit -v)", "RLIMIT_AS（ulimit -v）"),
+    "machine_memory_low": (
+        "{limit} allows {have}, but propgrade itself needs about {need} (controller, fork server and one worker): submissions may not get graded. On Gradescope raise the memory in Autograder Settings; elsewhere raise the container's or job's memory limit",
+        "{limit} 只允许 {have}，而 propgrade 本身约需 {need}（控制进程、fork 服务进程和一个工作进程）：提交可能无法评分。在 Gradescope 上请在 Autograder Settings 中调高内存；在其他环境请调高容器或作业的内存上限",
+    ),
+    "machine_out_of_memory_limit": (
+        "not graded: the grading machine ran out of memory ({limit} allows {have}; propgrade needs about {need}) and the kernel ended a grading process; this is not the submission's fault: raise the limit (on Gradescope: Autograder Settings) and grade it again",
+        "未评分：评分机器内存不足（{limit} 只允许 {have}；propgrade 约需 {need}），内核终止了一个评分进程；这不是提交的问题：请调高上限（Gradescope：Autograder Settings）后重新评分",
+    ),
+    "machine_out_of_memory": (
+        "not graded: the grading machine ran out of memory (propgrade needs about {need}) and the kernel ended a grading process; this is not the submission's fault: give the machine more memory (on Gradescope: Autograder Settings) and grade it again",
+        "未评分：评分机器内存不足（propgrade 约需 {need}），内核终止了一个评分进程；这不是提交的问题：请为评分机器分配更多内存（Gradescope：Autograder Settings）后重新评分",
+    ),
+    "controller_lost": (
+        "not graded: the grading process itself ended ({how}); this is not the submission's fault: grade it again",
+        "未评分：评分进程自身意外结束（{how}）；这不是提交的问题：请重新评分",
+    ),
     "loading": ("loading", "读取提交"),
     # the check inside a notebook (grader/notebook.py)
     "notebook_unsaved": (

@@ -126,13 +126,15 @@ def state_dict_round_trip_is_exact(subject, data):
     other = {key: random_tensor(tuple(shape), seed + 2 + index, scale=0.5) for index, (key, shape) in enumerate(shapes)}
     subject.load_state_dict(fresh, other, say("load_state_dict", model=say("fresh_model"), weights=say("other_weights")))
     loading = say("load_into_fresh", model=built)
-    if torch.equal(outputs(subject, fresh, x, built), expected):
-        raise fail("fresh_same_as_saved", doing=loading)
+    # A forward that ignores its weights (a forward bug, charged by the forward properties) cannot
+    # show the load; the file saved after it still does.
+    observable = not torch.equal(outputs(subject, fresh, x, built), expected)
     returned = subject.call("load_params", fresh, file, doing=loading)
     if returned.kind != "model" or returned.ref != fresh.ref:
         raise fail("not_same_model", doing=loading, got=returned.describe())
-    after = say("fresh_after_load", doing=loading)
-    assert_close(outputs(subject, fresh, x, built), expected, after, rtol=0, atol=0)
+    if observable:
+        after = say("fresh_after_load", doing=loading)
+        assert_close(outputs(subject, fresh, x, built), expected, after, rtol=0, atol=0)
     again = subject.scratch_file()
     saving = say("file_after_round_trip", doing=loading)
     subject.call("save_params", fresh, again, doing=saving)
