@@ -470,16 +470,24 @@ class _RefuseGraderImports:
         return None
 
 
+def grader_modules() -> list[str]:
+    return [name for name in sys.modules if name.split(".")[0] in GRADER_PACKAGES]
+
+
+_GRADER_MODULES: list[str] | None = None  # listed once in the fork server: walking sys.modules in each worker costs ~15 ms of copy-on-write
+
+
 def hide_grader() -> None:
     """Forget every path and module that leads to the grader's packages."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != root]
+    kept = [p for p in sys.path if os.path.abspath(p or ".") != root]
+    for path in set(sys.path) - set(kept):
+        sys.path_importer_cache.pop(path, None)
+    sys.path[:] = kept
     sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in type(f).__name__.lower()]
     sys.meta_path.insert(0, _RefuseGraderImports())
-    for name in list(sys.modules):
-        if name.split(".")[0] in GRADER_PACKAGES:
-            del sys.modules[name]
-    sys.path_importer_cache.clear()
+    for name in _GRADER_MODULES if _GRADER_MODULES is not None else grader_modules():
+        sys.modules.pop(name, None)
 
 
 NOBODY = 65534
@@ -587,7 +595,7 @@ def serve(request_fd: int, reply_fd: int, sandboxed: dict | None = None) -> None
     import random
 
     random.seed(seed)
-    torch.manual_seed(seed)
+    reseed(seed)
     try:
         import numpy
 
@@ -702,8 +710,10 @@ def zygote(control_fd: int) -> None:
     import json
     import socket
 
+    global _GRADER_MODULES
     single_threaded()
     warm_up()
+    _GRADER_MODULES = grader_modules()
     control = socket.socket(fileno=control_fd)
     codes: dict[int, int] = {}
     kept: dict[tuple, list[str]] = {}
