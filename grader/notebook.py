@@ -16,6 +16,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shlex
+import signal
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -137,7 +138,9 @@ def checker() -> ProcessPoolExecutor:
 
 
 def _leave_student_folder() -> None:
-    """In the checker: import nothing from the kernel's working folder (a student's ``torch.py`` there stays theirs)."""
+    """In the checker: import nothing from the kernel's working folder (a student's ``torch.py`` there stays theirs),
+    and leave Ctrl+C to the kernel (interrupting a check stops the wait, not the checker kept for the next one)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     here = os.path.abspath(os.getcwd())
     sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != here]
     os.environ.setdefault("OMP_NUM_THREADS", "1")
