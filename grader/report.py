@@ -1,4 +1,6 @@
-"""The class report: the gradebook (summary.csv), a step summary (summary.md) and one HTML page.
+"""The class report: the gradebook (summary.csv), a step summary (summary.md) and report.html, with each
+student's feedback on it (up to ``INLINE_STUDENTS``) or on numbered pages beside it (a large class:
+report.html stays small and opens at once). Decision-boundary pictures are drawn once per distinct picture.
 
 Everything is read back from the ``<id>/results.json`` files on disk, never taken from
 results in memory, so one code path serves a fresh run and a merge of shards graded on
@@ -9,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import csv
+import gc
+import hashlib
 import html
 import io
 import json
@@ -18,6 +22,7 @@ import statistics
 import sys
 import unicodedata
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache, partial
@@ -40,7 +45,10 @@ HEADINGS = {
     "title": ("propgrade class report", "propgrade 班级报告"),
     "md_title": ("propgrade: {n} submissions", "propgrade：{n} 份提交"),
     "submissions": ("Submissions", "提交"),
-    "counts": ("{n} graded · {unreadable} unreadable · {crashed} crashed", "已评分 {n} · 无法读取 {unreadable} · 崩溃 {crashed}"),
+    "counts": (
+        "{n} graded · {unreadable} unreadable · {crashed} crashed · {grader_failed} not graded (the grader failed)",
+        "已评分 {n} · 无法读取 {unreadable} · 崩溃 {crashed} · 未评分（评分程序出错）{grader_failed}",
+    ),
     "scores": ("Mean score {mean:.1f}%, median {median:.1f}%", "平均分 {mean:.1f}%，中位数 {median:.1f}%"),
     "graded_at": ("Graded", "评分时间"),
     "built_at": ("Report built", "报告生成时间"),
@@ -212,8 +220,27 @@ def read_class(sources: list[Path]) -> tuple[list[Graded], list[str]]:
     return sorted(chosen.values(), key=lambda g: (g.submission, g.id)), warnings
 
 
+@contextmanager
+def no_cycle_collection():
+    """Reading a class makes millions of objects and no reference cycles: Python's collector would pass
+    over all of them again and again (a third of the time for 2,000 results) and never free one."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def write_class_report(sources: list[Path], out: Path, lang: str = "en") -> dict[str, Path]:
-    """Read the graded class from ``sources`` and write summary.csv, summary.md and report.html into ``out``."""
+    """Read the graded class from ``sources`` and write summary.csv, summary.md and report.html into ``out``
+    (and, for a class of more than ``INLINE_STUDENTS``, the students' pages)."""
+    with no_cycle_collection():
+        return _write_class_report(sources, out, lang)
+
+
+def _write_class_report(sources: list[Path], out: Path, lang: str) -> dict[str, Path]:
     graded, warnings = read_class(sources)
     for warning in warnings:
         print(f"propgrade: warning: {warning}", file=sys.stderr)
@@ -221,9 +248,14 @@ def write_class_report(sources: list[Path], out: Path, lang: str = "en") -> dict
         raise NoResults(f"no results.json found under {', '.join(str(s) for s in sources)}")
     markdown = out / "summary.md"
     page = out / "report.html"
+    layout = Layout.for_class(graded)
     atomic_write(markdown, summary_markdown(graded, lang).encode())
-    atomic_write(page, report_html(graded, lang).encode())
-    return {"csv": write_summary(graded, out), "markdown": markdown, "html": page}
+    written = {"csv": write_summary(graded, out), "markdown": markdown}
+    if not layout.inline:
+        written["students"] = write_student_pages(graded, out, lang, layout)
+    atomic_write(page, report_html(graded, lang, layout).encode())
+    written["html"] = page
+    return written
 
 
 # ---- the gradebook and the class's numbers
@@ -284,14 +316,15 @@ def topic_of(pid: str, graded: list[Graded]) -> str:
 
 def pass_rates(graded: list[Graded]) -> dict[str, dict[str, Rate]]:
     """Per topic (in the lesson's order), per property: how many submissions passed out of those checked."""
-    table: dict[str, dict[str, Rate]] = {topic: {} for topic in TOPICS}
-    for pid in property_ids(graded):
-        table.setdefault(topic_of(pid, graded), {})[pid] = Rate()
+    rates = {pid: Rate() for pid in property_ids(graded)}
     for g in graded:
         for p in g.properties:
-            rate = table[topic_of(p["id"], graded)][p["id"]]
+            rate = rates[p["id"]]
             rate.checked += p["verdict"] != "skipped"
             rate.passed += p["verdict"] == "passed"
+    table: dict[str, dict[str, Rate]] = {topic: {} for topic in TOPICS}
+    for pid, rate in rates.items():
+        table.setdefault(topic_of(pid, graded), {})[pid] = rate
     return {topic: rates for topic, rates in table.items() if rates}
 
 
@@ -397,47 +430,91 @@ def _has_shape(value, shape: tuple[int, ...]) -> bool:
 
 @dataclass(frozen=True)
 class FlowerPlane:
-    """The lesson's 400 flower points (tensors to evaluate, arrays to draw) and a grid over their range."""
+    """The lesson's 400 flower points, a grid over their range (one point per 2x2 pixels of the
+    picture) and where each point falls on the picture: computed once, shared by every picture."""
 
-    x: object
-    y: object
-    xx: object
-    yy: object
-    grid: object
+    x: object  # (400, 2) float32
+    y: object  # (400,) bool: class 1
+    grid: object  # (cells * cells, 2) float32, the picture's top row first
+    dots: tuple  # pixel rows and columns of each point's 2x2 dot
+    dot_classes: object  # class of each dot pixel
+
+
+BOUNDARY_PIXELS = 210
+GRID_CELLS = BOUNDARY_PIXELS // 2
+# the colours of the lesson's picture (contourf(..., cmap="coolwarm", alpha=0.4), scatter with coolwarm):
+# class 0 and 1 regions, class 0 and 1 points, the frame
+BOUNDARY_PALETTE = (209, 223, 254, 250, 213, 201, 59, 76, 192, 180, 4, 38, 55, 55, 55)
+FRAME = 4
 
 
 @lru_cache(maxsize=1)
 def flower_plane() -> FlowerPlane:
-    """Computed once per process: every student's picture shares it."""
     import numpy as np
-    import torch
 
     from reference.data import flower
 
-    x, y = flower()
-    low, high = (x.min(0).values - 0.5).tolist(), (x.max(0).values + 0.5).tolist()
-    xx, yy = np.meshgrid(np.linspace(low[0], high[0], 150), np.linspace(low[1], high[1], 150))
-    return FlowerPlane(x, y, xx, yy, torch.tensor(np.c_[xx.ravel(), yy.ravel()], dtype=torch.float32))
+    x, y = (t.numpy() for t in flower())
+    low, high = x.min(0) - 0.5, x.max(0) + 0.5
+    columns = np.linspace(low[0], high[0], GRID_CELLS, dtype=np.float32)
+    rows = np.linspace(high[1], low[1], GRID_CELLS, dtype=np.float32)  # the picture's top row is the highest y
+    xx, yy = np.meshgrid(columns, rows)
+    grid = np.c_[xx.ravel(), yy.ravel()].astype(np.float32)
+    scale = (BOUNDARY_PIXELS - 4) / (high - low)  # inside the frame
+    left = 1 + np.round((x[:, 0] - low[0]) * scale[0]).astype(int)
+    top = 1 + np.round((high[1] - x[:, 1]) * scale[1]).astype(int)
+    offsets = [(0, 0), (0, 1), (1, 0), (1, 1)]
+    dots = (np.concatenate([top + r for r, _ in offsets]), np.concatenate([left + c for _, c in offsets]))
+    classes = y[:, 0] > 0.5
+    return FlowerPlane(x.astype(np.float32), classes, grid, dots, np.tile(classes, len(offsets)))
 
 
-def decision_boundary(state: dict) -> tuple[str, float]:
-    """seq_net rebuilt from its numbers, drawn as the lesson draws it; returns the PNG and its flower accuracy (percent)."""
-    import torch
-    from matplotlib.figure import Figure
-    from torch import nn
+def seq_net_outputs(state: dict, points) -> object:
+    """seq_net (Linear(2, 4), Tanh, Linear(4, 1)) rebuilt from its numbers, in float32 as torch computes it."""
+    import numpy as np
 
-    with torch.device("meta"):
-        net = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1))
-    net.load_state_dict({name: torch.tensor(value, dtype=torch.float32) for name, value in state.items()}, assign=True)
-    plane = flower_plane()
-    with torch.no_grad():
-        accuracy = 100 * ((net(plane.x) > 0).float() == plane.y).float().mean().item()
-        predicted = (net(plane.grid) > 0).float().reshape(plane.xx.shape).numpy()
-    figure = Figure(figsize=(3, 3), dpi=70)
-    axes = figure.add_axes((0.01, 0.01, 0.98, 0.98), xticks=[], yticks=[])
-    axes.contourf(plane.xx, plane.yy, predicted, levels=[-0.5, 0.5, 1.5], cmap="coolwarm", alpha=0.4)
-    axes.scatter(plane.x[:, 0].numpy(), plane.x[:, 1].numpy(), c=plane.y[:, 0].numpy(), cmap="coolwarm", s=6, linewidths=0)
-    return png_data_uri(figure), accuracy
+    w0, b0, w2, b2 = (np.asarray(state[name], dtype=np.float32) for name in ("0.weight", "0.bias", "2.weight", "2.bias"))
+    return (np.tanh(points @ w0.T + b0) @ w2.T + b2)[:, 0]
+
+
+class BoundaryPictures:
+    """Decision-boundary pictures, each drawn once: students whose seq_net splits the picture the
+    same way (many train the same weights from the lesson's seed) share one PNG."""
+
+    def __init__(self):
+        self.drawn: dict[bytes, str] = {}  # by the regions the picture shows
+        self.seen: dict[str, tuple[str, float]] = {}  # by the numbers themselves
+
+    def __call__(self, state: dict) -> tuple[str, float]:
+        """The picture as a data: URI and the flower accuracy (percent) of seq_net with these numbers."""
+        import numpy as np
+
+        numbers = json.dumps(state, sort_keys=True)
+        if numbers in self.seen:
+            return self.seen[numbers]
+        plane = flower_plane()
+        accuracy = 100 * float(np.mean((seq_net_outputs(state, plane.x) > 0) == plane.y))
+        regions = (seq_net_outputs(state, plane.grid) > 0).reshape(GRID_CELLS, GRID_CELLS)
+        key = hashlib.blake2b(np.packbits(regions).tobytes(), digest_size=16).digest()
+        if key not in self.drawn:
+            self.drawn[key] = boundary_png(regions, plane)
+        self.seen[numbers] = self.drawn[key], accuracy
+        return self.seen[numbers]
+
+
+def boundary_png(regions, plane: FlowerPlane) -> str:
+    """The regions of each class in light colour, two pixels per grid cell, the flower's points on them."""
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.repeat(np.repeat(regions.astype(np.uint8), 2, axis=0), 2, axis=1)
+    pixels[plane.dots] = 2 + plane.dot_classes
+    pixels[[0, -1], :] = pixels[:, [0, -1]] = FRAME
+    picture = Image.fromarray(pixels, mode="P")
+    picture.putpalette(BOUNDARY_PALETTE)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 # ---- summary.md
@@ -470,7 +547,7 @@ def summary_markdown(graded: list[Graded], lang: str = "en") -> str:
     lines = [
         f"## {h('md_title', n=len(graded))}",
         "",
-        h("counts", n=statuses["graded"], unreadable=statuses["unreadable"], crashed=statuses["crashed"]),
+        h("counts", n=statuses["graded"], unreadable=statuses["unreadable"], crashed=statuses["crashed"], grader_failed=statuses["grader_failed"]),
         "",
         h("scores", mean=statistics.mean(percents), median=statistics.median(percents)),
         "",
@@ -512,7 +589,7 @@ def attributes(values: dict) -> str:
 
 def element(tag: str, content: str = "", **attrs) -> str:
     """``<tag attrs>content</tag>``; ``content`` is HTML already (callers escape text with ``esc``)."""
-    return f"<{tag}{attributes(attrs)}>{content}</{tag}>"
+    return f"<{tag}{attributes(attrs)}>{content}</{tag}>" if attrs else f"<{tag}>{content}</{tag}>"
 
 
 def image(src: str, alt: str, **attrs) -> str:
@@ -526,8 +603,36 @@ def table(header: list[str], rows: list, class_: str | None = None) -> str:
     return element("table", element("thead", head) + element("tbody", body), class_=class_)
 
 
-def student_link(sid: str) -> str:
-    return element("a", esc(sid), href=f"#s-{sid}")
+INLINE_STUDENTS = 100  # up to this many, each student's feedback is a section of report.html: one file to share
+STUDENT_FOLDER = "report-students"  # beyond, on pages here, and report.html stays small enough to open at once
+STUDENTS_PER_PAGE = 50  # about 1 MB a page; pages are named by number, never by anything a student chose
+CLUSTER_IDS_SHOWN = 100
+
+
+@dataclass
+class Layout:
+    """Where each student's feedback is (report.html, or the numbered pages of ``STUDENT_FOLDER``), and the pictures drawn so far."""
+
+    inline: bool = True
+    pages: dict[str, str] = field(default_factory=dict)  # submission id -> its page, relative to report.html
+    pictures: BoundaryPictures = field(default_factory=BoundaryPictures)
+
+    @classmethod
+    def for_class(cls, graded: list["Graded"]) -> "Layout":
+        if len(graded) <= INLINE_STUDENTS:
+            return cls()
+        return cls(inline=False, pages={g.id: page_file(index // STUDENTS_PER_PAGE) for index, g in enumerate(graded)})
+
+    def href(self, sid: str) -> str:
+        return f"#s-{sid}" if self.inline else f"{self.pages[sid]}#s-{sid}"
+
+
+def page_file(number: int) -> str:
+    return f"{STUDENT_FOLDER}/students-{number + 1:03d}.html"
+
+
+def student_link(sid: str, layout: Layout) -> str:
+    return element("a", esc(sid), href=layout.href(sid))
 
 
 def bar(percent: float | None) -> str:
@@ -575,18 +680,41 @@ $body
 )
 
 
-def report_html(graded: list[Graded], lang: str = "en") -> str:
-    """One self-contained page: images are data: URIs, no script, no external resource."""
+def report_html(graded: list[Graded], lang: str = "en", layout: Layout | None = None) -> str:
+    """One self-contained page: images are data: URIs, no script, no external resource; links to
+    students' pages only where ``layout`` puts their feedback there."""
+    layout = layout or Layout()
     sections = [
         header_section(graded, lang),
         overview_section(graded, lang),
-        cluster_section(graded, lang),
-        cell_section(graded, lang),
+        cluster_section(graded, lang, layout),
+        cell_section(graded, lang, layout),
         pass_rate_section(graded, lang),
-        time_section(graded, lang),
-        student_sections(graded, lang),
+        time_section(graded, lang, layout),
+        student_sections(graded, lang, layout),
     ]
     return PAGE.substitute(lang=esc(lang), title=esc(heading("title", lang)), body="\n".join(sections))
+
+
+def student_page(students: list[Graded], lang: str, layout: Layout) -> str:
+    """Some students' feedback on a page of their own, self-contained like report.html, linked back to it."""
+    back = element("nav", element("a", esc(heading("title", lang)), href="../report.html#students"))
+    body = back + "".join(student_section(g, lang, layout) for g in students)
+    return PAGE.substitute(lang=esc(lang), title=esc(f"{heading('students', lang)} · {heading('title', lang)}"), body=body)
+
+
+def write_student_pages(graded: list[Graded], out: Path, lang: str, layout: Layout) -> Path:
+    """The students' feedback on numbered pages under ``out/report-students``; pages of an earlier, larger report are removed."""
+    written = set()
+    for start in range(0, len(graded), STUDENTS_PER_PAGE):
+        page = out / page_file(start // STUDENTS_PER_PAGE)
+        atomic_write(page, student_page(graded[start : start + STUDENTS_PER_PAGE], lang, layout).encode())
+        written.add(page.name)
+    folder = out / STUDENT_FOLDER
+    for stale in folder.glob("students-*.html"):
+        if stale.name not in written:
+            stale.unlink(missing_ok=True)
+    return folder
 
 
 def minute(timestamp: float) -> str:
@@ -599,7 +727,7 @@ def header_section(graded: list[Graded], lang: str) -> str:
     percents = [g.percent for g in graded]
     written = sorted({minute(g.written_ns / 1e9) for g in graded})
     facts = [
-        (h("submissions"), f"{len(graded)} ({h('counts', n=statuses['graded'], unreadable=statuses['unreadable'], crashed=statuses['crashed'])})"),
+        (h("submissions"), f"{len(graded)} ({h('counts', n=statuses['graded'], unreadable=statuses['unreadable'], crashed=statuses['crashed'], grader_failed=statuses['grader_failed'])})"),
         (h("histogram"), h("scores", mean=statistics.mean(percents), median=statistics.median(percents))),
         (h("graded_at"), written[0] if len(written) == 1 else f"{written[0]} – {written[-1]}"),
         (h("built_at"), minute(datetime.now(timezone.utc).timestamp())),
@@ -642,14 +770,17 @@ def pass_rate_section(graded: list[Graded], lang: str) -> str:
     return element("section", element("h2", esc(h("pass_rates"))) + table(header, rows, class_="rates"), id="pass-rates")
 
 
-def cluster_section(graded: list[Graded], lang: str) -> str:
+def cluster_section(graded: list[Graded], lang: str, layout: Layout) -> str:
     clusters = failure_clusters(graded)
     items = []
     for cluster in clusters[:CLUSTERS_SHOWN]:
         count = heading("cluster_one", lang) if len(cluster.ids) == 1 else heading("cluster_count", lang, n=len(cluster.ids))
         line = element("strong", esc(count)) + ": "
         line += element("a", element("code", esc(cluster.property)), href=f"#p-{cluster.property}") + " — " + esc(cluster.text(lang))
-        items.append(element("li", line + element("div", " ".join(student_link(sid) for sid in cluster.ids), class_="ids"), class_="cluster"))
+        ids = " ".join(student_link(sid, layout) for sid in cluster.ids[:CLUSTER_IDS_SHOWN])
+        if len(cluster.ids) > CLUSTER_IDS_SHOWN:
+            ids += " " + esc(heading("more_rows", lang, n=len(cluster.ids) - CLUSTER_IDS_SHOWN))
+        items.append(element("li", line + element("div", ids, class_="ids"), class_="cluster"))
     body = element("p", esc(heading("clusters_intro", lang)))
     body += element("ol", "".join(items), class_="clusters") if items else element("p", esc(heading("no_failures", lang)))
     if len(clusters) > CLUSTERS_SHOWN:
@@ -657,39 +788,45 @@ def cluster_section(graded: list[Graded], lang: str) -> str:
     return element("section", element("h2", esc(heading("clusters", lang))) + body, id="clusters")
 
 
-def cell_section(graded: list[Graded], lang: str) -> str:
+def cell_section(graded: list[Graded], lang: str, layout: Layout) -> str:
     h = partial(heading, lang=lang)
-    rows = [[student_link(g.id), esc(c.get("cell", "?")), esc(c.get("message") or "")] for g in graded for c in g.failed_cells]
+    rows = [[student_link(g.id, layout), esc(c.get("cell", "?")), esc(c.get("message") or "")] for g in graded for c in g.failed_cells]
     body = table([esc(h("student")), esc(h("cell")), esc(h("message"))], rows, class_="cells") if rows else element("p", esc(h("no_cells")))
-    not_graded = [[student_link(g.id), esc(g.status), esc(g.why_not_graded)] for g in graded if g.status != "graded"]
+    not_graded = [[student_link(g.id, layout), esc(g.status), esc(g.why_not_graded)] for g in graded if g.status != "graded"]
     if not_graded:
         body += element("h3", esc(h("not_graded"))) + table([esc(h("student")), esc(h("status")), esc(h("message"))], not_graded)
     return element("section", element("h2", esc(h("cells"))) + body, id="cells")
 
 
-def time_section(graded: list[Graded], lang: str) -> str:
+def time_section(graded: list[Graded], lang: str, layout: Layout) -> str:
     seconds = [g.seconds for g in graded]
     stats = heading("time_stats", lang, median=statistics.median(seconds), p95=percentile(seconds, 0.95), max=max(seconds), total=sum(seconds))
     slowest = sorted(graded, key=lambda g: -g.seconds)[:SLOWEST_SHOWN]
-    rows = [[student_link(g.id), f"{g.seconds:.1f}"] for g in slowest]
+    rows = [[student_link(g.id, layout), f"{g.seconds:.1f}"] for g in slowest]
     body = element("p", esc(stats)) + element("h3", esc(heading("slowest", lang))) + table([esc(heading("student", lang)), esc(heading("seconds", lang))], rows)
     return element("section", element("h2", esc(heading("times", lang))) + body, id="times")
 
 
-def student_sections(graded: list[Graded], lang: str) -> str:
+def student_sections(graded: list[Graded], lang: str, layout: Layout) -> str:
+    """The index of submissions, each row with an anchor its page links back to, and the feedback where it is inline."""
     h = partial(heading, lang=lang)
-    index = [[student_link(g.id), f"{g.score:g} / {g.max_score:g} ({g.percent:.0f}%)", esc(g.status), f"{g.seconds:.1f}"] for g in graded]
+    index = []
+    for g in graded:
+        cells = [student_link(g.id, layout), f"{g.score:g} / {g.max_score:g} ({g.percent:.0f}%)", esc(g.status), f"{g.seconds:.1f}"]
+        index.append(element("tr", "".join(element("td", cell) for cell in cells)))
     header = [esc(h("student")), esc(h("score")), esc(h("status")), esc(h("seconds"))]
-    body = table(header, index, class_="index") + "".join(student_section(g, lang) for g in graded)
+    body = table(header, index, class_="index")
+    if layout.inline:
+        body += "".join(student_section(g, lang, layout) for g in graded)
     return element("section", element("h2", esc(h("students"))) + body, id="students")
 
 
-def student_section(g: Graded, lang: str) -> str:
+def student_section(g: Graded, lang: str, layout: Layout) -> str:
     """A student's feedback, the same text as their results.json, failed properties first."""
     title = esc(g.id) + element("span", esc(f"{g.score:g} / {g.max_score:g} ({g.percent:.0f}%)"), class_="score")
     parts = [element("h3", title), element("p", esc(f"{g.submission} · {g.status} · {g.seconds:.1f} s"), class_="meta")]
     parts.append(element("pre", esc(g.data.get("output", ""))))
-    parts.append(boundary_figure(g, lang))
+    parts.append(boundary_figure(g, lang, layout.pictures))
     tests = g.data.get("tests", [])
     failed = [t for t in tests if t.get("status") == "failed"]
     passed = [t for t in tests if t.get("status") == "passed"]
@@ -710,13 +847,19 @@ def feedback_line(test: dict) -> str:
     """A passed or unchecked test in one line: its output already holds the statement its name repeats."""
     extra = test.get("extra_data")
     pid = extra.get("property") if isinstance(extra, dict) and extra.get("property") else test.get("name", "")
-    return element("li", element("code", esc(pid)) + " " + element("span", esc(test.get("output", ""))))
+    return _feedback_line(str(pid), str(test.get("output", "")))
 
 
-def boundary_figure(g: Graded, lang: str) -> str:
+@lru_cache(maxsize=1 << 14)
+def _feedback_line(pid: str, output: str) -> str:
+    """Cached: most students' passed lines are the same text."""
+    return element("li", element("code", esc(pid)) + " " + element("span", esc(output)))
+
+
+def boundary_figure(g: Graded, lang: str, pictures: BoundaryPictures) -> str:
     state = seq_net_state(g.record)
     if state is None:
         return ""
-    picture, accuracy = decision_boundary(state)
+    picture, accuracy = pictures(state)
     caption = heading("boundary_caption", lang, accuracy=accuracy)
     return element("figure", image(picture, caption, width=210, height=210) + element("figcaption", esc(caption)), class_="boundary")
