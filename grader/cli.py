@@ -14,6 +14,7 @@ from grader.assignment import Assignment, AssignmentError, load_assignment, rubr
 from grader.check import PROFILES
 from grader.grade import Options, grade_many, grading_key
 from grader.load import load_all, shard
+from grader.machine import warn_if_too_small
 from grader.progress import Progress
 from grader.properties import TOPICS, catalogue
 from grader.report import NoResults, write_class_report
@@ -22,6 +23,7 @@ from grader.score import percent
 from grader.workermanage import GIB, Limits
 
 USAGE_ERROR = 2
+GRADER_FAILED = 3  # some submission could not be graded for the grader's own reasons (grader/machine.py)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -149,6 +151,7 @@ def run_grade(args) -> int:
     submissions = load_all(args.paths)
     if not submissions:
         return _usage("no submissions found")
+    warn_if_too_small(args.lang)
     if args.shard:
         submissions = shard(submissions, *args.shard)
         print(f"shard {args.shard[0]}/{args.shard[1]}: {len(submissions)} submission(s)")
@@ -172,6 +175,10 @@ def run_grade(args) -> int:
         progress.close()
     write_reports([args.out], args.out, args.lang)
     print(f"graded {len(results)} submission(s) into {args.out}")
+    not_gradable = [r.id for r in results if r.status == "grader_failed"]
+    if not_gradable:
+        print(f"propgrade: {len(not_gradable)} submission(s) not graded because the grader failed (their results say why; grade them again): {', '.join(not_gradable)}", file=sys.stderr)
+        return GRADER_FAILED
     if args.fail_under is not None:
         scores = {r.id: (r.score, r.max_score) for r in results}
         scores.update({s.id: (record["score"], record["max_score"]) for s in kept if (record := previous_record(args.out, s.id))})
@@ -216,6 +223,7 @@ def run_check(args) -> int:
     submissions = load_all([args.path])
     if len(submissions) != 1:
         return _usage(f"{args.path} holds {len(submissions)} submissions: check one notebook or module at a time")
+    warn_if_too_small(args.lang)
     result = self_check(submissions[0], assignment, resolve_device(args.device))
     print_text(feedback_text(result, args.lang))
     return 0 if passed_all(result) else 1

@@ -19,6 +19,7 @@ import torch
 from grader.assignment import Assignment, default_assignment
 from grader.check import Verdict, check
 from grader.load import Submission
+from grader.machine import oom_kills, out_of_memory_problem
 from grader.messages import Message, say
 from grader.outcomes import PropertyFailure, StudentError, WorkerLost
 from grader.properties import Property
@@ -306,15 +307,43 @@ def check_in_session(submission: Submission, options: Options, properties: list[
 
 def grade(submission: Submission, options: Options) -> SubmissionResult:
     """Grade one submission; never raises: whatever goes wrong, in the submission or the grader,
-    becomes this submission's verdicts, and its classmates are graded."""
+    becomes this submission's result, and its classmates are graded. The grader's own failures
+    (its exceptions, a lost fork server, the machine's OOM killer) make it ``grader_failed``."""
     started = time.perf_counter()
+    kills = oom_kills()
     try:
-        return _grade(submission, options, started)
+        result = _grade(submission, options, started)
     except StagingRefused as refused:
         return not_checked(submission, options, refused.message, "error", "unreadable", started, keep=True)
     except Exception as error:  # noqa: BLE001 - the grader's own failure on this submission, said so
+        if oom_kills() > kills:
+            return not_gradable(submission, options, out_of_memory_problem(), started)
         message = say("grader_failed", doing=say("grading"), error=f"{type(error).__name__}: {error}"[:300])
-        return not_checked(submission, options, message, "crashed", "crashed", started, keep=False)
+        return not_gradable(submission, options, message, started)
+    if oom_kills() > kills and killed_outright(result):
+        return not_gradable(submission, options, out_of_memory_problem(), started)
+    return result
+
+
+def killed_outright(result: SubmissionResult) -> bool:
+    """Whether a worker of this submission was ended by SIGKILL beyond its own caps (which say "memory" or
+    "timeout"): with the OOM killer at work meanwhile, that was the machine running out, not the student."""
+    messages = [v.message for v in result.verdicts if v.kind == "crashed"] + [c.message for c in result.cells if c.message]
+    return any(_says(message, "killed_by_signal", signal="SIGKILL") for message in messages)
+
+
+def _says(message, key: str, **fields) -> bool:
+    if not isinstance(message, Message):
+        return False
+    if message.key == key and all(message.fields.get(name) == value for name, value in fields.items()):
+        return True
+    return any(_says(value, key, **fields) for value in message.fields.values())
+
+
+def not_gradable(submission: Submission, options: Options, message: Message, started: float) -> SubmissionResult:
+    """The grader, not the submission, failed: nothing is charged (no property counts either way), the
+    result says why, and a re-run grades it again."""
+    return not_checked(submission, options, message, "skipped", "grader_failed", started, keep=False)
 
 
 def not_checked(submission: Submission, options: Options, message: Message, kind: str, status: str, started: float, keep: bool) -> SubmissionResult:
@@ -362,12 +391,10 @@ def _grade(submission: Submission, options: Options, started: float) -> Submissi
     return result
 
 
-def lost_result(submission: Submission, options: Options, detail: str) -> SubmissionResult:
-    """The result for a submission whose grading process itself was lost."""
-    properties = options.checked_properties()
-    message = say("crashed", doing=say("grading"), how=detail[:300])
-    verdicts = unchecked(properties, "crashed", message, options)
-    return score(submission, verdicts, properties, [], "", 0.0, options, versions(), status="crashed")
+def lost_result(submission: Submission, options: Options, detail: str, out_of_memory: bool = False) -> SubmissionResult:
+    """The result for a submission whose controller process was lost: the grader's failure, not the student's."""
+    message = out_of_memory_problem() if out_of_memory else say("controller_lost", how=detail[:300])
+    return not_gradable(submission, options, message, time.perf_counter())
 
 
 def _grade_in_child(submission: Submission, options: Options) -> SubmissionResult:
@@ -404,6 +431,7 @@ def grade_many(submissions: list[Submission], options: Options, jobs: int = 1, o
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
+        kills = oom_kills()
         context = multiprocessing.get_context("spawn")
         cpus = cores_to_share(jobs)
         turn = context.Value("i", 0)
@@ -414,7 +442,7 @@ def grade_many(submissions: list[Submission], options: Options, jobs: int = 1, o
                 try:
                     results[index] = future.result()
                 except Exception as error:  # noqa: BLE001 - a controller process died; the others go on
-                    results[index] = lost_result(submissions[index], options, f"{type(error).__name__}: {error}")
+                    results[index] = lost_result(submissions[index], options, f"{type(error).__name__}: {error}", oom_kills() > kills)
                 if on_result:
                     on_result(results[index])
     return [results[i] for i in range(len(submissions))]

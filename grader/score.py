@@ -15,7 +15,8 @@ class SubmissionResult:
     kind: str
     score: float
     max_score: float
-    status: str  # "graded", "unreadable" (could not be read), "crashed" (never got far enough to be checked)
+    status: str  # "graded", "unreadable" (could not be read), "crashed" (never got far enough to be checked),
+    # "grader_failed" (not gradable: the grader or the machine failed, nothing charged; grader/machine.py)
     seconds: float
     verdicts: list[Verdict]
     points: dict[str, float]

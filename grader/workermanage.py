@@ -129,8 +129,11 @@ class ForkServer:
 
     def _ask(self, message: dict, fds: list[int] = ()) -> dict:
         with self._lock:
-            socket.send_fds(self.socket, [json.dumps(message).encode()], list(fds))
-            reply = self.socket.recv(1 << 16)
+            try:
+                socket.send_fds(self.socket, [json.dumps(message).encode()], list(fds))
+                reply = self.socket.recv(1 << 16)
+            except OSError as error:  # killed (the OOM killer, say): named, so the result can say whose failure it was
+                raise OSError(f"the fork server has gone ({type(error).__name__})") from error
         if not reply:
             raise OSError("the fork server has gone")
         return json.loads(reply)

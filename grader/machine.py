@@ -1,0 +1,145 @@
+"""The grading machine's own memory: the limits propgrade itself runs under, and the kernel's OOM killer.
+
+A submission is charged for what its worker does within the worker's own caps (``Limits``).
+When the machine's limit (the memory cgroup of the grading process, or its ``RLIMIT_AS``)
+is too small for propgrade itself, or the OOM killer ends a process because that limit
+was reached, the submission was not graded fairly: the run says which limit and how much
+propgrade needs, and the result is ``grader_failed``, never a student's ``crashed``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+from grader.messages import Message, say
+
+MIB = 1 << 20
+# Measured (README, "Speed"): controller, fork server and one worker grading
+# submissions/correct/lesson_style.ipynb peaked at NEEDED_RESIDENT in a memory cgroup
+# (page cache included), and the largest of them mapped NEEDED_ADDRESS_SPACE.
+NEEDED_RESIDENT = 800 * MIB
+NEEDED_ADDRESS_SPACE = 2048 * MIB
+UNLIMITED = 1 << 60  # cgroups write "max" or a page-rounded 2**63 for no limit
+
+
+@dataclass(frozen=True)
+class MemoryLimit:
+    name: Message  # which limit, as an administrator would look it up
+    bytes: int
+    needed: int  # what propgrade needs under this kind of limit
+
+
+def _cgroup_paths() -> list[tuple[str, str]]:
+    """(hierarchy, path) of this process's memory cgroups: the v2 unified one and the v1 memory one."""
+    found = []
+    try:
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                number, controllers, path = line.rstrip("\n").split(":", 2)
+                if number == "0" and not controllers:
+                    found.append(("unified", path))
+                elif "memory" in controllers.split(","):
+                    found.append(("memory", path))
+    except OSError:
+        pass
+    return found
+
+
+def _mount_points() -> dict[str, str]:
+    points: dict[str, str] = {}
+    try:
+        with open("/proc/self/mounts") as f:
+            for line in f:
+                _, point, kind, options, *_ = line.split()
+                if kind == "cgroup2":
+                    points.setdefault("unified", point)
+                elif kind == "cgroup" and "memory" in options.split(","):
+                    points.setdefault("memory", point)
+    except OSError:
+        pass
+    return points
+
+
+def _read_bytes(path: str) -> int | None:
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except OSError:
+        return None
+    if text == "max":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if value < UNLIMITED else None
+
+
+def cgroup_limit() -> MemoryLimit | None:
+    """The smallest memory limit over this process's cgroup and its ancestors (the kernel enforces each),
+    v2 ``memory.max`` or v1 ``memory.limit_in_bytes``; None where there is none or none can be read."""
+    points = _mount_points()
+    smallest: MemoryLimit | None = None
+    for hierarchy, path in _cgroup_paths():
+        if hierarchy not in points:
+            continue
+        name = "memory.max" if hierarchy == "unified" else "memory.limit_in_bytes"
+        parts = [p for p in path.split("/") if p]
+        for depth in range(len(parts), -1, -1):
+            file = os.path.join(points[hierarchy], *parts[:depth], name)
+            value = _read_bytes(file)
+            if value is not None and (smallest is None or value < smallest.bytes):
+                smallest = MemoryLimit(say("limit_cgroup", file=file), value, NEEDED_RESIDENT)
+    return smallest
+
+
+def address_space_limit() -> MemoryLimit | None:
+    try:
+        import resource
+    except ImportError:
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    return None if soft == resource.RLIM_INFINITY else MemoryLimit(say("limit_address_space"), soft, NEEDED_ADDRESS_SPACE)
+
+
+def too_small() -> list[MemoryLimit]:
+    """The machine's limits that leave propgrade itself less than it needs."""
+    return [limit for limit in (cgroup_limit(), address_space_limit()) if limit is not None and limit.bytes < limit.needed]
+
+
+def oom_kills() -> int:
+    """How many processes the kernel's OOM killers have ended on this machine (``/proc/vmstat``); 0 where unknown."""
+    try:
+        with open("/proc/vmstat") as f:
+            for line in f:
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def mib(n: int) -> str:
+    return f"{n / MIB:.0f} MiB"
+
+
+def low_memory_warning(limit: MemoryLimit) -> Message:
+    return say("machine_memory_low", limit=limit.name, have=mib(limit.bytes), need=mib(limit.needed))
+
+
+def out_of_memory_problem() -> Message:
+    """Why a submission was not graded when the machine's memory ran out, with the limit to raise where one is known."""
+    limit = cgroup_limit()
+    if limit is None:
+        return say("machine_out_of_memory", need=mib(NEEDED_RESIDENT))
+    return say("machine_out_of_memory_limit", limit=limit.name, have=mib(limit.bytes), need=mib(NEEDED_RESIDENT))
+
+
+def warn_if_too_small(lang: str = "en") -> list[MemoryLimit]:
+    """Say on stderr, before grading starts, which of the machine's limits leave propgrade too little."""
+    limits = too_small()
+    for limit in limits:
+        print(f"propgrade: warning: {low_memory_warning(limit).render(lang)}", file=sys.stderr)
+    return limits

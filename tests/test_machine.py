@@ -1,0 +1,121 @@
+"""The grading machine's own memory: its limits are read and warned about, and a run the grader or the
+machine failed is "grader_failed", never the student's "crashed" and 0 points."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+import grader.grade
+from grader import machine
+from grader.cli import GRADER_FAILED, main
+from grader.grade import Options, grade, lost_result
+from grader.load import load_all
+from grader.machine import MIB, cgroup_limit, too_small, warn_if_too_small
+from grader.properties import CATALOGUE
+from grader.workermanage import ForkServer, Limits
+
+ROOT = Path(__file__).resolve().parents[1]
+HOSTILE = ROOT / "submissions" / "hostile"
+FAST = Limits(call_seconds=10, cell_seconds=30, total_seconds=120)
+IDS = ["relu_matches_definition", "step_matches_definition"]
+
+
+def options() -> Options:
+    return Options(profile="ci", properties=[CATALOGUE[i] for i in IDS], limits=FAST)
+
+
+def fake_hierarchy(tmp_path: Path, monkeypatch, hierarchy: str, files: dict[str, str]) -> None:
+    """A cgroup mount under tmp_path with this process in /course/student, each file's text as given."""
+    for relative, text in files.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text)
+    monkeypatch.setattr(machine, "_mount_points", lambda: {hierarchy: str(tmp_path)})
+    monkeypatch.setattr(machine, "_cgroup_paths", lambda: [(hierarchy, "/course/student")])
+
+
+def test_the_smallest_limit_of_the_cgroup_and_its_ancestors_is_read_in_v2(tmp_path, monkeypatch):
+    fake_hierarchy(tmp_path, monkeypatch, "unified", {"course/student/memory.max": "max\n", "course/memory.max": f"{512 * MIB}\n", "memory.max": f"{2048 * MIB}\n"})
+    limit = cgroup_limit()
+    assert limit.bytes == 512 * MIB and str(tmp_path / "course" / "memory.max") in limit.name.render("en")
+    assert too_small() == [limit]
+
+
+def test_v1_limit_and_no_limit(tmp_path, monkeypatch):
+    fake_hierarchy(tmp_path, monkeypatch, "memory", {"course/student/memory.limit_in_bytes": f"{768 * MIB}\n", "course/memory.limit_in_bytes": "9223372036854771712\n"})
+    assert cgroup_limit().bytes == 768 * MIB and "memory.limit_in_bytes" in cgroup_limit().name.render("en")
+    (tmp_path / "course/student/memory.limit_in_bytes").write_text("9223372036854771712\n")
+    assert cgroup_limit() is None
+
+
+def test_a_small_limit_is_said_before_grading_with_how_to_raise_it(tmp_path, monkeypatch, capsys):
+    fake_hierarchy(tmp_path, monkeypatch, "unified", {"course/student/memory.max": f"{256 * MIB}\n"})
+    assert warn_if_too_small("en")
+    warning = capsys.readouterr().err
+    assert "256 MiB" in warning and f"{machine.NEEDED_RESIDENT // MIB} MiB" in warning and "Autograder Settings" in warning
+    assert str(tmp_path / "course" / "student" / "memory.max") in warning
+
+
+def test_a_lost_controller_is_the_graders_failure(tmp_path):
+    (tmp_path / "anna.py").write_text("x = 1\n")
+    (submission,) = load_all([str(tmp_path / "anna.py")])
+    result = lost_result(submission, options(), "BrokenProcessPool: a child process terminated abruptly")
+    assert result.status == "grader_failed" and result.score == result.max_score == 0
+    assert {v.kind for v in result.verdicts} == {"skipped"} and result.key == {}
+    assert "not the submission's fault" in result.problem.render("en") and "BrokenProcessPool" in result.problem.render("en")
+    assert "Autograder Settings" in lost_result(submission, options(), "", out_of_memory=True).problem.render("en")
+
+
+def test_a_fork_server_killed_while_grading_is_the_graders_failure(tmp_path, monkeypatch):
+    """As when the OOM killer takes the fork server: today's path reported it as the student's crash."""
+    original = ForkServer.fork
+
+    def killed_first(self, *args, **kwargs):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ForkServer, "fork", killed_first)
+    monkeypatch.setenv("PROPGRADE_FORKSERVER", "1")
+    (tmp_path / "anna.py").write_text("import torch\n\ndef relu(z):\n    return torch.relu(z)\n")
+    (submission,) = load_all([str(tmp_path / "anna.py")])
+    result = grade(submission, options())
+    assert result.status == "grader_failed", result.problem
+    assert result.score == result.max_score == 0 and {v.kind for v in result.verdicts} == {"skipped"}
+    assert "fork server" in result.problem.render("en")
+
+
+@pytest.fixture
+def sigkilled(monkeypatch):
+    """The hostile file graded without the sandbox: there the worker is no namespace's init and can SIGKILL itself."""
+    monkeypatch.setenv("PROPGRADE_SANDBOX", "0")
+    (submission,) = load_all([str(HOSTILE / "sigkills_itself_in_relu.py")])
+    return submission
+
+
+def test_a_worker_sigkilled_by_its_own_code_is_the_students_crash(sigkilled, monkeypatch):
+    monkeypatch.setattr(grader.grade, "oom_kills", lambda: 7)
+    result = grade(sigkilled, options())
+    verdicts = {v.property: v for v in result.verdicts}
+    assert result.status == "graded"
+    assert verdicts["relu_matches_definition"].kind == "crashed" and "SIGKILL" in verdicts["relu_matches_definition"].message.render("en")
+    assert verdicts["step_matches_definition"].kind == "passed"
+
+
+def test_a_worker_sigkilled_while_the_oom_killer_acted_is_not_charged(sigkilled, monkeypatch):
+    counts = iter(range(100))
+    monkeypatch.setattr(grader.grade, "oom_kills", lambda: next(counts))  # the kernel killed something meanwhile
+    result = grade(sigkilled, options())
+    assert result.status == "grader_failed" and result.score == result.max_score == 0
+    assert {v.kind for v in result.verdicts} == {"skipped"}
+    assert "ran out of memory" in result.problem.render("en") and "Autograder Settings" in result.problem.render("en")
+
+
+def test_propgrade_grade_exits_3_when_the_grader_failed(tmp_path, monkeypatch, capsys):
+    (tmp_path / "anna.py").write_text("x = 1\n")
+    monkeypatch.setattr(grader.grade, "_grade", lambda *args: (_ for _ in ()).throw(OSError("the fork server has gone")))
+    assert main(["grade", str(tmp_path / "anna.py"), "--out", str(tmp_path / "out"), "--profile", "ci", "-j", "1"]) == GRADER_FAILED
+    assert "not graded because the grader failed" in capsys.readouterr().err
+    assert '"status": "grader_failed"' in (tmp_path / "out" / "anna" / "results.json").read_text()
