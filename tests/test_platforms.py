@@ -24,6 +24,7 @@ from grader.cli import main
 from grader.messages import say
 from grader.outputs import classroom50, prairielearn
 from grader.score import SubmissionResult
+from platform_rules import classroom50_error, prairielearn_error
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = Path(__file__).parent / "assignments" / "quick.toml"
@@ -35,76 +36,6 @@ RUNNER_ENV = {  # what Classroom 50's workflow and runner hand the autograder (r
     "RELEASE_URL": "https://github.com/ml101/ml101-mlp-alice/releases/tag/submit%2F20261201T000000Z-abc1234",
     "REVIEW_URL": "https://github.com/ml101/ml101-mlp-alice/compare/000...abc1234",
 }
-
-
-def classroom50_error(data, *, classroom: str, assignment: str, expected_type: str = "individual", owner: str | None = None) -> str | None:
-    """runner.py's validate_result: None if ``data`` is a v1 result for this identity, else why not."""
-    if not isinstance(data, dict):
-        return "not a JSON object"
-    if data.get("schema") != "classroom50/result/v1":
-        return "schema"
-    if data.get("classroom") != classroom or data.get("assignment") != assignment:
-        return "identity"
-    if not isinstance(data.get("owner"), str) or not data["owner"] or (owner is not None and data["owner"].lower() != owner.lower()):
-        return "owner"
-    if data.get("assignment_type") != expected_type:
-        return "assignment_type"
-    if not isinstance(data.get("submission"), str) or not data["submission"].startswith("submit/"):
-        return "submission"
-    for field in ("commit", "release", "review", "datetime"):
-        if not isinstance(data.get(field), str) or not data[field]:
-            return field
-    score, top = data.get("score"), data.get("max-score")
-    for value in (score, top):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            return "score must be a non-negative integer"
-    if score > top:
-        return "score > max-score"
-    if not isinstance(data.get("tests"), list):
-        return "tests"
-    for i, test in enumerate(data["tests"]):
-        if not isinstance(test, dict):
-            return f"tests[{i}]"
-        if not isinstance(test.get("test-name"), str) or not test["test-name"]:
-            return f"tests[{i}].test-name"
-        if not isinstance(test.get("passed"), bool):
-            return f"tests[{i}].passed"
-        for value in (test.get("score"), test.get("max-score")):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                return f"tests[{i}] score must be a non-negative integer"
-        if test["score"] > test["max-score"]:
-            return f"tests[{i}].score > max-score"
-    submitted_by = data.get("submitted_by")
-    if submitted_by is not None and (not isinstance(submitted_by, dict) or not submitted_by.get("username")):
-        return "submitted_by"
-    return None
-
-
-def prairielearn_error(data) -> str | None:
-    """PrairieLearn's results format: None if ``data`` is one, else why not."""
-    if not isinstance(data, dict) or not isinstance(data.get("gradable"), bool):
-        return "gradable must be a boolean"
-    if data["gradable"]:
-        score = data.get("score")
-        if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 1:
-            return "score must be a number in [0, 1]"
-    for key in ("message", "output"):
-        if key in data and not isinstance(data[key], str):
-            return key
-    for i, test in enumerate(data.get("tests", [])):
-        if not isinstance(test.get("name"), str) or not test["name"]:
-            return f"tests[{i}].name"
-        for key in ("points", "max_points"):
-            if isinstance(test.get(key), bool) or not isinstance(test.get(key), (int, float)) or test[key] < 0:
-                return f"tests[{i}].{key}"
-        if test["points"] > test["max_points"]:
-            return f"tests[{i}].points > max_points"
-        for key in ("description", "message", "output"):
-            if key in test and not isinstance(test[key], str):
-                return f"tests[{i}].{key}"
-    if len(json.dumps(data).encode()) > 1_000_000:
-        return "over 1 MB"
-    return None
 
 
 HOSTILE_TEXT = "a | b\n```\n::error::forged\n<script>x</script>"

@@ -15,6 +15,8 @@ from grader.assignment import load_assignment
 from grader.cli import main
 from grader.grade import Options, grade
 from grader.load import load
+from grader.outputs import classroom50, prairielearn
+from grader.results import write_submission
 from grader.release import NAMES, SELF_CHECK_TAG, STUB_TAG, release, solution, student_notebook
 
 QUICK = Path(__file__).parent / "assignments" / "quick.toml"
@@ -73,9 +75,9 @@ def test_the_released_notebook_grades_to_zero_as_released_and_to_full_marks_fill
 
 @pytest.mark.slow
 def test_in_a_real_kernel_the_last_cell_checks_the_saved_file_and_agrees_with_propgrade_grade(tmp_path, monkeypatch):
-    """Release (quick assignment) -> fill with the reference -> run top to bottom in ipykernel, the front end
-    naming the notebook as JupyterLab does -> the check's table shows every visible fact holding ->
-    ``propgrade grade`` gives the same verdicts for them."""
+    """The whole path: release (quick assignment) -> fill with the reference -> run top to bottom in ipykernel,
+    the front end naming the notebook as JupyterLab does -> the check's table shows every visible fact holding ->
+    grading gives the same verdicts for them -> each platform's result file passes that platform's rules."""
     nbclient = pytest.importorskip("nbclient", reason="nbclient is in the test extra: pip install -e '.[test]'")
     notebook_file = tmp_path / "homework.ipynb"
     released = student_notebook(load_assignment(QUICK), "en")
@@ -104,3 +106,13 @@ def test_in_a_real_kernel_the_last_cell_checks_the_saved_file_and_agrees_with_pr
 
     graded = grade(load(str(notebook_file), "graded"), Options(assignment=load_assignment(QUICK), limits=load_assignment(QUICK).limits))
     assert {v.property: v.kind for v in graded.verdicts if v.property in in_kernel} == in_kernel
+
+    import jsonschema
+    from platform_rules import classroom50_error, prairielearn_error
+    from test_gradescope import RESULTS_SCHEMA
+
+    folder = write_submission(graded, tmp_path / "results")
+    jsonschema.validate(json.loads((folder / "results.json").read_text(encoding="utf-8")), RESULTS_SCHEMA)
+    classroom = json.loads(classroom50.write(graded, folder)["result"].read_text(encoding="utf-8"))
+    assert classroom50_error(classroom, classroom="local", assignment="quick", owner=classroom["owner"]) is None
+    assert prairielearn_error(json.loads(prairielearn.write(graded, folder / "prairielearn").read_text(encoding="utf-8"))) is None
