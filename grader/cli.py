@@ -71,6 +71,12 @@ def parser() -> argparse.ArgumentParser:
     bundle.add_argument("--assignment", type=Path, default=None, metavar="FILE", help="overrides the lesson's default assignment")
     bundle.add_argument("--lang", choices=["en", "zh"], default="en", help="the language of the students' feedback")
 
+    classroom = commands.add_parser("classroom50", help="write a Classroom 50 assignment bundle folder: autograder.py, assignment.toml, a propgrade wheel")
+    classroom.add_argument("--out", required=True, type=Path, metavar="DIR", help="the assignment's folder in the config repository: <classroom>/autograders/<assignment>")
+    classroom.add_argument("--assignment", type=Path, default=None, metavar="FILE", help="overrides the lesson's default assignment")
+    classroom.add_argument("--lang", choices=["en", "zh"], default="en", help="the language of the students' feedback")
+    classroom.add_argument("--notebook", default="homework.ipynb", metavar="FILE", help="the file students hand in, relative to their repository's root")
+
     publish = commands.add_parser("release", help="write the notebook students receive (and a README) for the assignment")
     publish.add_argument("--out", required=True, type=Path, metavar="DIR", help="where homework.ipynb and README.md go")
     publish.add_argument("--assignment", type=Path, default=None, metavar="FILE", help="overrides the lesson's default assignment")
@@ -245,6 +251,19 @@ def run_gradescope(args) -> int:
     return 0
 
 
+def run_classroom50(args) -> int:
+    from grader.gradescope import BundleError
+    from grader.outputs.classroom50 import build_bundle_folder
+
+    try:
+        paths = build_bundle_folder(args.out, args.assignment, args.lang, args.notebook)
+    except BundleError as error:
+        return _usage(str(error))
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
 def run_release(args) -> int:
     import nbformat
 
@@ -303,6 +322,8 @@ def run_command(args) -> int:
         return run_pytest(args)
     if args.command == "release":
         return run_release(args)
+    if args.command == "classroom50":
+        return run_classroom50(args)
     if args.command == "selftest":
         from grader.selftest import main as run_selftest
 

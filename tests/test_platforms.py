@@ -120,10 +120,9 @@ def test_the_classroom50_autograder_template_runs_as_the_runner_runs_it(tmp_path
     """runner.py's run_entrypoint: ``python autograder.py`` in the student's checkout with its environment;
     then finalize_result: stamp owner, assignment_type and datetime, validate."""
     bundle, checkout = tmp_path / "bundle" / "mlp", tmp_path / "checkout"
-    bundle.mkdir(parents=True)
+    assert main(["classroom50", "--out", str(bundle), "--assignment", str(QUICK)]) == 0
+    assert {p.name for p in bundle.iterdir()} == {"autograder.py", "assignment.toml", "propgrade-0.1.0-py3-none-any.whl"}
     checkout.mkdir()
-    (bundle / "autograder.py").write_bytes((ROOT / "examples" / "classroom50" / "autograder.py").read_bytes())
-    (bundle / "assignment.toml").write_bytes(QUICK.read_bytes())
     (checkout / "homework.ipynb").write_text(notebook_of(CORRECT), encoding="utf-8")
     (checkout / "torch.py").write_text("raise SystemExit('the student folder was imported')\n")
     env = {**os.environ, **RUNNER_ENV, "CLASSROOM50_BUNDLE_DIR": str(bundle)}
@@ -134,6 +133,13 @@ def test_the_classroom50_autograder_template_runs_as_the_runner_runs_it(tmp_path
     assert classroom50_error(data, classroom="ml101", assignment="mlp", owner="alice") is None
     assert data["score"] == data["max-score"] == 12 and data["submission"] == RUNNER_ENV["SUBMISSION_TAG"]  # 10 visible, 2 not
     assert (checkout / "release-body.md").read_text(encoding="utf-8").startswith("### propgrade: 12/12")
+
+
+def test_the_example_autograder_is_the_template_propgrade_classroom50_writes():
+    assert (ROOT / "examples" / "classroom50" / "autograder.py").read_text(encoding="utf-8") == classroom50.autograder_source()
+    chinese = classroom50.autograder_source("作业.ipynb", "zh")
+    assert 'NOTEBOOK = "\\u4f5c\\u4e1a.ipynb"' in chinese and 'LANG = "zh"' in chinese
+    compile(chinese, "autograder.py", "exec")
 
 
 def notebook_of(module: Path) -> str:

@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Classroom 50 autograder for a propgrade assignment (copy into the assignment's bundle as autograder.py).
+"""Classroom 50 autograder for a propgrade assignment.
+
+``propgrade classroom50 --out <classroom>/autograders/<assignment>`` writes this file as ``autograder.py``
+beside your rubric and a propgrade wheel (``examples/classroom50/autograder.py`` is the same file).
 
 Classroom 50's runner runs this file with the student's checkout as the current folder and reads
 ``result.json`` (and ``release-body.md``) from there afterwards. Beside this file in the bundle

@@ -10,7 +10,9 @@ release's text; each failure's details are capped at 2,000 characters as the run
 captured output, and fenced so that nothing a submission printed is read as Markdown.
 
 ``python -I -m grader.outputs.classroom50 NOTEBOOK`` grades one submission and writes both files
-into the current folder (what ``examples/classroom50/autograder.py`` runs).
+into the current folder: what the assignment's ``autograder.py`` runs. ``propgrade classroom50 --out DIR``
+writes that bundle folder: ``autograder.py`` (from ``classroom50_autograder.py`` beside this file),
+``assignment.toml`` and a propgrade wheel.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ import datetime
 import json
 import os
 import re
+import shutil
 import sys
+import tempfile
+from importlib import resources
 from pathlib import Path
 
 from grader.outputs import Row, headline, student_rows
@@ -114,6 +119,35 @@ def write(result: SubmissionResult, folder: Path, lang: str = "en", who: dict | 
     atomic_write(paths["result"], (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode())
     atomic_write(paths["body"], release_body(result, document, lang).encode())
     return paths
+
+
+TEMPLATE = "classroom50_autograder.py"
+
+
+def autograder_source(notebook: str = "homework.ipynb", lang: str = "en") -> str:
+    """The bundle's ``autograder.py``: the template with the notebook's name and the feedback's language filled in."""
+    text = resources.files("grader.outputs").joinpath(TEMPLATE).read_text(encoding="utf-8")
+    text = re.sub(r'^NOTEBOOK = "[^"\n]*"', lambda _: f"NOTEBOOK = {json.dumps(notebook)}", text, count=1, flags=re.MULTILINE)
+    return re.sub(r'^LANG = "[^"\n]*"', lambda _: f"LANG = {json.dumps(lang)}", text, count=1, flags=re.MULTILINE)
+
+
+def build_bundle_folder(out: Path, assignment_file: Path | None = None, lang: str = "en", notebook: str = "homework.ipynb") -> list[Path]:
+    """An assignment's bundle folder for Classroom 50: ``autograder.py``, ``assignment.toml`` and the propgrade wheel
+    it installs. The assignment is checked first, so a bad file never reaches the students' runs."""
+    from grader.assignment import default_source, load_assignment
+    from grader.gradescope import build_wheel
+
+    load_assignment(assignment_file)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "autograder.py", out / "assignment.toml"]
+    written[0].write_text(autograder_source(notebook, lang), encoding="utf-8")
+    written[1].write_bytes(Path(assignment_file or default_source()).read_bytes())
+    for old in out.glob("propgrade-*.whl"):
+        old.unlink()
+    with tempfile.TemporaryDirectory(prefix="propgrade-wheel-") as scratch:
+        wheel = build_wheel(Path(scratch))
+        written.append(Path(shutil.copy2(wheel, out / wheel.name)))
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
