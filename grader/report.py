@@ -251,8 +251,9 @@ def _write_class_report(sources: list[Path], out: Path, lang: str) -> dict[str, 
     layout = Layout.for_class(graded)
     atomic_write(markdown, summary_markdown(graded, lang).encode())
     written = {"csv": write_summary(graded, out), "markdown": markdown}
+    pages = write_student_pages(graded, out, lang, layout)  # none for a class on one page; an earlier report's go
     if not layout.inline:
-        written["students"] = write_student_pages(graded, out, lang, layout)
+        written["students"] = pages
     atomic_write(page, report_html(graded, lang, layout).encode())
     written["html"] = page
     return written
@@ -706,10 +707,11 @@ def student_page(students: list[Graded], lang: str, layout: Layout) -> str:
 def write_student_pages(graded: list[Graded], out: Path, lang: str, layout: Layout) -> Path:
     """The students' feedback on numbered pages under ``out/report-students``; pages of an earlier, larger report are removed."""
     written = set()
-    for start in range(0, len(graded), STUDENTS_PER_PAGE):
-        page = out / page_file(start // STUDENTS_PER_PAGE)
-        atomic_write(page, student_page(graded[start : start + STUDENTS_PER_PAGE], lang, layout).encode())
-        written.add(page.name)
+    if not layout.inline:
+        for start in range(0, len(graded), STUDENTS_PER_PAGE):
+            page = out / page_file(start // STUDENTS_PER_PAGE)
+            atomic_write(page, student_page(graded[start : start + STUDENTS_PER_PAGE], lang, layout).encode())
+            written.add(page.name)
     folder = out / STUDENT_FOLDER
     for stale in folder.glob("students-*.html"):
         if stale.name not in written:

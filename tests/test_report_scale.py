@@ -132,3 +132,14 @@ def test_grader_failures_are_counted_apart_from_crashes(large_class):
     _, paths = large_class
     assert "6 graded · 0 unreadable · 0 crashed · 1 not graded (the grader failed)" in paths["markdown"].read_text()
     assert "1 not graded (the grader failed)" in paths["html"].read_text()
+
+
+def test_a_class_back_on_one_page_leaves_no_earlier_pages(large_class, tmp_path):
+    out, _ = large_class
+    (tmp_path / "s0").mkdir()
+    (tmp_path / "s0" / "results.json").write_bytes((out / "s0" / "results.json").read_bytes())
+    (tmp_path / "report-students").mkdir()
+    (tmp_path / "report-students" / "students-001.html").write_text("an earlier, larger class")
+    paths = write_class_report([tmp_path], tmp_path)
+    assert "students" not in paths and list((tmp_path / "report-students").iterdir()) == []
+    assert '<section class="student" id="s-s0">' in paths["html"].read_text()
