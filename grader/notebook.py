@@ -20,6 +20,7 @@ import signal
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from grader.messages import say
@@ -58,7 +59,7 @@ def propgrade(path: str | os.PathLike | None = None, lang: str = "en", assignmen
         display(last_feedback)
         return
     warnings = [w.render(lang) for w in stale_warnings(notebook, shell)]
-    report = checker().submit(check_file, str(notebook.resolve()), None if assignment is None else str(assignment), lang, device).result()
+    report = run_in_checker(str(notebook.resolve()), None if assignment is None else str(assignment), lang, device)
     note = say("notebook_checked_file", path=str(notebook)).render(lang)
     html = "".join(f"<p style='color:#9a6700'><b>⚠ {_escape(w)}</b></p>" for w in warnings) + report["html"] + f"<p><small>{_escape(note)}</small></p>"
     text = "\n".join([*(f"⚠ {w}" for w in warnings), report["text"], note])
@@ -127,6 +128,16 @@ def _escape(text: str) -> str:
     import html
 
     return html.escape(text)
+
+
+def run_in_checker(*args) -> dict:
+    """``check_file`` in the checker process; a checker that died (killed, out of memory) is replaced once."""
+    global _checker
+    try:
+        return checker().submit(check_file, *args).result()
+    except BrokenProcessPool:
+        _checker = None
+        return checker().submit(check_file, *args).result()
 
 
 def checker() -> ProcessPoolExecutor:

@@ -77,3 +77,19 @@ def test_the_warnings_exist_in_both_languages():
     for key in ("notebook_unsaved", "notebook_stale", "notebook_not_found"):
         message = notebook.say(key, count=2, example="homework.ipynb")
         assert message.render("en") != message.render("zh")
+
+
+def test_a_checker_that_died_is_replaced(monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    class Dead:
+        def submit(self, *args):
+            raise BrokenProcessPool("killed")
+
+    class Alive:
+        def submit(self, function, *args):
+            return SimpleNamespace(result=lambda: {"args": args})
+
+    monkeypatch.setattr(notebook, "_checker", Dead())
+    monkeypatch.setattr(notebook, "ProcessPoolExecutor", lambda **_: Alive())
+    assert notebook.run_in_checker("hw.ipynb", None, "en", "cpu") == {"args": ("hw.ipynb", None, "en", "cpu")}

@@ -16,7 +16,7 @@ from grader.cli import main
 from grader.grade import Options, grade
 from grader.load import load
 from grader.outputs import classroom50, prairielearn
-from grader.results import write_submission
+from grader.results import feedback, write_submission
 from grader.release import NAMES, SELF_CHECK_TAG, STUB_TAG, release, solution, student_notebook
 
 QUICK = Path(__file__).parent / "assignments" / "quick.toml"
@@ -67,6 +67,7 @@ def test_the_released_notebook_grades_to_zero_as_released_and_to_full_marks_fill
     counted = [v for v in unfilled.verdicts if v.kind != "skipped"]
     assert counted and all(v.message.key == "not_implemented" for v in counted), [(v.property, v.message) for v in counted if v.message.key != "not_implemented"]
     assert all(cell.ok for cell in unfilled.cells)  # the stubs and the self-check cell themselves run without error
+    assert not any("Minimal failing example" in feedback(unfilled, v, "en") for v in counted)  # a stub fails on any input: no example
 
     full = grade(load(str(filled), "filled"), options)
     assert full.score == full.max_score > 0, [(v.property, v.message.render("en")) for v in full.verdicts if v.kind != "passed"]
