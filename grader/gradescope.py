@@ -24,6 +24,7 @@ import zipfile
 from pathlib import Path
 
 from grader.assignment import default_source, load_assignment
+from grader.machine import warn_if_too_small
 
 ASSIGNMENT_NAME = "assignment.toml"
 SOURCE_PARTS = ("pyproject.toml", "README.md", "grader", "reference")
@@ -178,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--assignment", type=Path, required=True)
     parser.add_argument("--lang", choices=["en", "zh"], default="en")
     args = parser.parse_args(argv)
+    warn_if_too_small(args.lang)  # the container's memory below propgrade's own need: said where the instructor reads it
     autograde(args.submission, args.results, args.assignment, args.lang)
     return 0
 

@@ -223,7 +223,7 @@ def read_class(sources: list[Path]) -> tuple[list[Graded], list[str]]:
 @contextmanager
 def no_cycle_collection():
     """Reading a class makes millions of objects and no reference cycles: Python's collector would pass
-    over all of them again and again (a third of the time for 2,000 results) and never free one."""
+    over all of them again and again and never free one."""
     enabled = gc.isenabled()
     gc.disable()
     try:

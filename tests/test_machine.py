@@ -119,3 +119,12 @@ def test_propgrade_grade_exits_3_when_the_grader_failed(tmp_path, monkeypatch, c
     assert main(["grade", str(tmp_path / "anna.py"), "--out", str(tmp_path / "out"), "--profile", "ci", "-j", "1"]) == GRADER_FAILED
     assert "not graded because the grader failed" in capsys.readouterr().err
     assert '"status": "grader_failed"' in (tmp_path / "out" / "anna" / "results.json").read_text()
+
+
+def test_the_gradescope_run_warns_too(tmp_path, monkeypatch, capsys):
+    import grader.gradescope
+
+    fake_hierarchy(tmp_path, monkeypatch, "unified", {"course/student/memory.max": f"{768 * MIB}\n"})
+    monkeypatch.setattr(grader.gradescope, "autograde", lambda *args: None)
+    assert grader.gradescope.main(["--submission", str(tmp_path), "--results", str(tmp_path), "--assignment", str(tmp_path / "a.toml")]) == 0
+    assert "768 MiB" in capsys.readouterr().err  # Gradescope's default container is below what propgrade needs
