@@ -93,3 +93,4 @@ def test_a_checker_that_died_is_replaced(monkeypatch):
     monkeypatch.setattr(notebook, "_checker", Dead())
     monkeypatch.setattr(notebook, "ProcessPoolExecutor", lambda **_: Alive())
     assert notebook.run_in_checker("hw.ipynb", None, "en", "cpu") == {"args": ("hw.ipynb", None, "en", "cpu")}
+

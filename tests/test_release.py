@@ -54,6 +54,16 @@ def test_release_writes_the_notebook_and_a_readme(tmp_path):
     assert not any("raise NotImplementedError" in cell.source for cell in key.cells if STUB_TAG in cell.metadata.get("tags", []))
 
 
+def test_only_a_stubs_not_implemented_error_reads_as_not_implemented_yet():
+    from grader.outcomes import StudentError
+
+    stub = StudentError("step(z)", {"type": "NotImplementedError", "message": "step"})
+    bare = StudentError("step(z)", {"type": "NotImplementedError", "message": ""})
+    torch_op = StudentError("step(z)", {"type": "NotImplementedError", "message": "Cannot copy out of meta tensor; no data!"})
+    assert stub.not_implemented and bare.not_implemented and stub.message.key == "not_implemented"
+    assert not torch_op.not_implemented and torch_op.message.key == "raised"
+
+
 @pytest.mark.slow
 def test_the_released_notebook_grades_to_zero_as_released_and_to_full_marks_filled_with_the_reference(tmp_path):
     paths = release(load_assignment(None), tmp_path / "out")
