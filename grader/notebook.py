@@ -53,8 +53,8 @@ def propgrade(path: str | os.PathLike | None = None, lang: str = "en", assignmen
 
     shell = get_ipython()
     notebook = Path(path) if path is not None else notebook_path(shell)
-    if notebook is None:
-        message = say("notebook_not_found", example="homework.ipynb").render(lang)
+    if notebook is None or not notebook.is_file():
+        message = (say("does_not_exist", path=str(notebook)) if notebook else say("notebook_not_found", example="homework.ipynb")).render(lang)
         last_feedback = Feedback(f"<p><b>{_escape(message)}</b></p>", message, {})
         display(last_feedback)
         return

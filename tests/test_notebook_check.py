@@ -94,3 +94,13 @@ def test_a_checker_that_died_is_replaced(monkeypatch):
     monkeypatch.setattr(notebook, "ProcessPoolExecutor", lambda **_: Alive())
     assert notebook.run_in_checker("hw.ipynb", None, "en", "cpu") == {"args": ("hw.ipynb", None, "en", "cpu")}
 
+
+
+def test_a_path_that_is_not_a_file_is_said_so_without_grading(tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", shown.append)
+    monkeypatch.setattr(notebook, "run_in_checker", lambda *args: pytest.fail("nothing to grade"))
+    notebook.propgrade(tmp_path / "missing.ipynb")
+    assert "missing.ipynb does not exist" in repr(shown[0])
+    notebook.propgrade()  # no front end named a file, and none was given
+    assert 'propgrade("homework.ipynb")' in repr(shown[1])
