@@ -104,3 +104,25 @@ def test_a_path_that_is_not_a_file_is_said_so_without_grading(tmp_path, monkeypa
     assert "missing.ipynb does not exist" in repr(shown[0])
     notebook.propgrade()  # no front end named a file, and none was given
     assert 'propgrade("homework.ipynb")' in repr(shown[1])
+
+
+
+@pytest.mark.slow
+def test_the_checker_keeps_the_clean_reader_alive_between_checks(tmp_path, monkeypatch):
+    """A reader server started while a worker lives is killed with that worker's strays, so each check paid
+    its start again (about 2.5 s); the checker starts it before the first worker, and it stays."""
+    from pathlib import Path
+
+    from grader.clean_reader import CleanReader
+
+    quick = (Path(__file__).parent / "assignments" / "quick.toml").read_text(encoding="utf-8")
+    rubric = tmp_path / "save.toml"
+    rubric.write_text(quick[: quick.index("[properties]")] + "[properties]\nsave_params_writes_a_weights_only_state_dict = { enabled = true }\n")
+    correct = Path(__file__).resolve().parents[1] / "submissions" / "correct" / "modern_module.py"
+    monkeypatch.setattr(CleanReader, "_shared", None)
+    servers = []
+    for _ in range(2):
+        report = notebook.check_file(str(correct), str(rubric), "en", "cpu")
+        assert report["verdicts"] == {"save_params_writes_a_weights_only_state_dict": "passed"}
+        servers.append(CleanReader._shared.process)
+    assert servers[0] is servers[1] and servers[0].poll() is None
