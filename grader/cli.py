@@ -47,7 +47,8 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--memory", type=float, default=None, metavar="GIB", help=f"memory cap per worker (default: the assignment's, {Limits.memory_bytes / GIB:g})")
     grade.add_argument("--fail-under", type=float, default=None, metavar="SCORE", help="exit 1 when any score (in percent) is below")
     grade.add_argument("--format", choices=["gradescope", "classroom50", "prairielearn"], default="gradescope",
-                       help="also write a platform's own result file in DIR/<id>/: classroom50 (result.json, release-body.md), prairielearn (prairielearn/results.json)")
+                       help="also write a platform's own result file in DIR/<id>/: classroom50 (result.json, release-body.md), prairielearn (prairielearn/results.json); "
+                       "for submissions graded now (add --regrade for those already graded in DIR)")
 
     report = commands.add_parser("report", help="merge graded folders (shards) into one gradebook and class report")
     report.add_argument("sources", nargs="+", type=Path, metavar="DIR", help="folders written by propgrade grade --out")
