@@ -126,3 +126,21 @@ def test_the_checker_keeps_the_clean_reader_alive_between_checks(tmp_path, monke
         assert report["verdicts"] == {"save_params_writes_a_weights_only_state_dict": "passed"}
         servers.append(CleanReader._shared.process)
     assert servers[0] is servers[1] and servers[0].poll() is None
+
+
+def test_the_html_table_marks_each_fact_escapes_what_the_submission_said_and_speaks_chinese():
+    from grader.check import Verdict
+    from grader.messages import say
+    from grader.score import SubmissionResult
+    from grader.selfcheck import feedback_html
+
+    verdicts = [
+        Verdict("step_of_zero_is_one", "passed", say("passed")),
+        Verdict("relu_matches_definition", "error", say("raised", doing="relu(z)", type="ValueError", message="<script>alert(1)</script>"), "Draw 1: tensor(0.)"),
+    ]
+    result = SubmissionResult("hw.ipynb", "hw", "notebook", 1.0, 3.0, "graded", 1.0, verdicts, {"step_of_zero_is_one": 1.0, "relu_matches_definition": 2.0})
+    html = feedback_html(result, "zh")
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "✓</td><td style='text-align:left'><code>step_of_zero_is_one</code>" in html
+    assert "✗</td><td style='text-align:left'><code>relu_matches_definition</code>" in html
+    assert "最小反例" in html and "Draw 1: tensor(0.)" in html and "这些检查的得分：1 / 3 分" in html
