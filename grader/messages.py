@@ -132,8 +132,8 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "b={b}, w1={w1}, w2={w2} 的感知机复现了异或：step(X @ w) = {got}",
     ),
     "xor_not_learned": (
-        "module_net(2, {hidden}, 1) trained from initial-weight seed {seed} predicts {got} on XOR, expected {expected} (the reference learns it from there)",
-        "module_net(2, {hidden}, 1) 从初始权重种子 {seed} 开始训练后，在异或上的预测是 {got}，应当是 {expected}（参考实现从同一起点能学会）",
+        "module_net(2, {hidden}, 1) trained from initial-weight seed {seed} predicts {got} on the XOR rows {rows}, expected {expected} (the reference learns it from there)",
+        "module_net(2, {hidden}, 1) 从初始权重种子 {seed} 开始训练后，在异或的输入 {rows} 上的预测是 {got}，应当是 {expected}（参考实现从同一起点能学会）",
     ),
     "xor_without_activation": (
         "module_net(2, {hidden}, 1) with layer2 = nn.Identity() still learned XOR: its forward does not go through self.layer2",
@@ -326,6 +326,12 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "notebook_not_found": (
         "cannot tell which notebook file this kernel runs; pass its path: propgrade(\"{example}\")",
         "无法确定这个内核运行的是哪个 notebook 文件；请给出路径：propgrade(\"{example}\")",
+    ),
+    "notebook_other_assignment": (
+        "this notebook was released for assignment {released} ({released_fingerprint}), but the check used {used} ({used_fingerprint}): "
+        "pass the assignment file your course gave you, propgrade(assignment=\"course.toml\")",
+        "这个 notebook 是为作业 {released}（{released_fingerprint}）发布的，但本次检查使用的是 {used}（{used_fingerprint}）："
+        "请传入课程提供的作业文件，propgrade(assignment=\"course.toml\")",
     ),
     "notebook_checked_file": ("checked the saved file {path}", "检查的是已保存的文件 {path}"),
     "column_result": ("result", "结果"),

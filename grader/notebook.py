@@ -166,16 +166,32 @@ def check_file(path: str, assignment_file: str | None, lang: str, device: str) -
 
     started = time.perf_counter()
     keep_clean_reader()
-    result = self_check(load_all([path])[0], load_assignment(assignment_file), resolve_device(device))
+    assignment = load_assignment(assignment_file)
+    result = self_check(load_all([path])[0], assignment, resolve_device(device))
+    mismatch = [m.render(lang) for m in other_assignment(path, assignment)]
     return {
-        "html": feedback_html(result, lang),
-        "text": feedback_text(result, lang),
+        "html": "".join(f"<p style='color:#9a6700'><b>⚠ {_escape(m)}</b></p>" for m in mismatch) + feedback_html(result, lang),
+        "text": "\n".join([*(f"⚠ {m}" for m in mismatch), feedback_text(result, lang)]),
         "score": result.score,
         "max_score": result.max_score,
         "passed_all": passed_all(result),
         "verdicts": {v.property: v.kind for v in result.verdicts},
         "seconds": time.perf_counter() - started,
     }
+
+
+def other_assignment(path: str, assignment) -> list:
+    """A warning when the notebook was released (``propgrade release``) for another assignment than the one checked with."""
+    import nbformat
+
+    try:
+        released = nbformat.read(path, as_version=4).metadata.get("propgrade", {})
+    except (OSError, ValueError):
+        return []
+    if not released.get("fingerprint") or released["fingerprint"] == assignment.fingerprint():
+        return []
+    return [say("notebook_other_assignment", released=released.get("assignment", "?"), released_fingerprint=released["fingerprint"],
+                used=assignment.name, used_fingerprint=assignment.fingerprint())]
 
 
 def keep_clean_reader() -> None:

@@ -144,3 +144,17 @@ def test_the_html_table_marks_each_fact_escapes_what_the_submission_said_and_spe
     assert "✓</td><td style='text-align:left'><code>step_of_zero_is_one</code>" in html
     assert "✗</td><td style='text-align:left'><code>relu_matches_definition</code>" in html
     assert "最小反例" in html and "Draw 1: tensor(0.)" in html and "这些检查的得分：1 / 3 分" in html
+
+
+def test_a_notebook_released_for_another_assignment_is_warned_about(tmp_path):
+    from pathlib import Path
+
+    from grader.assignment import load_assignment
+    from grader.release import release
+
+    quick = load_assignment(Path(__file__).parent / "assignments" / "quick.toml")
+    released = release(quick, tmp_path)["notebook"]
+    assert notebook.other_assignment(str(released), quick) == []
+    (warning,) = notebook.other_assignment(str(released), load_assignment(None))
+    assert warning.fields["released"] == "quick" and "course.toml" in warning.render("en") and "course.toml" in warning.render("zh")
+    assert notebook.other_assignment(str(saved(tmp_path, "x = 1")), quick) == []  # not released by propgrade: nothing to compare
