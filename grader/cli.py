@@ -79,7 +79,7 @@ def parser() -> argparse.ArgumentParser:
     classroom.add_argument("--notebook", default="homework.ipynb", metavar="FILE", help="the file students hand in, relative to their repository's root")
 
     publish = commands.add_parser("release", help="write the notebook students receive (and a README) for the assignment")
-    publish.add_argument("--out", required=True, type=Path, metavar="DIR", help="where homework.ipynb and README.md go")
+    publish.add_argument("--out", required=True, type=Path, metavar="DIR", help="where homework.ipynb, README.md and (with --assignment) assignment.toml go")
     publish.add_argument("--assignment", type=Path, default=None, metavar="FILE", help="overrides the lesson's default assignment")
     publish.add_argument("--lang", choices=["en", "zh"], default="en", help="the language of the notebook's text")
     publish.add_argument("--solution", type=Path, default=None, metavar="FILE", help="also write the notebook filled with the reference solution (the instructor's key; keep it private)")

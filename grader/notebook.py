@@ -58,6 +58,8 @@ def propgrade(path: str | os.PathLike | None = None, lang: str = "en", assignmen
         last_feedback = Feedback(f"<p><b>{_escape(message)}</b></p>", message, {})
         display(last_feedback)
         return
+    if assignment is not None and not Path(assignment).is_absolute() and (notebook.parent / assignment).is_file():
+        assignment = notebook.parent / assignment  # a rubric handed out beside the notebook, wherever the kernel started
     warnings = [w.render(lang) for w in stale_warnings(notebook, shell)]
     report = run_in_checker(str(notebook.resolve()), None if assignment is None else str(assignment), lang, device)
     note = say("notebook_checked_file", path=str(notebook)).render(lang)

@@ -24,6 +24,7 @@ from grader.properties import TOPICS
 
 NOTEBOOK_NAME = "homework.ipynb"
 README_NAME = "README.md"
+RUBRIC_NAME = "assignment.toml"  # the course's own rubric, handed out beside the notebook for its check
 STUB_TAG = "propgrade-stub"
 SELF_CHECK_TAG = "propgrade-self-check"
 
@@ -167,13 +168,21 @@ def text(key: str, lang: str, **fields) -> str:
 
 
 def release(assignment: Assignment, out: Path, lang: str = "en") -> dict[str, Path]:
-    """Write the student's notebook and README into ``out``; returns their paths."""
+    """Write the student's notebook and README into ``out``, and the course's rubric file when it has one (the
+    notebook's check reads it from beside the notebook); returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
-    notebook = out / NOTEBOOK_NAME
-    nbformat.write(student_notebook(assignment, lang), notebook)
-    readme = out / README_NAME
-    readme.write_text(student_readme(lang), encoding="utf-8")
-    return {"notebook": notebook, "readme": readme}
+    paths = {"notebook": out / NOTEBOOK_NAME, "readme": out / README_NAME}
+    nbformat.write(student_notebook(assignment, lang), paths["notebook"])
+    paths["readme"].write_text(student_readme(lang), encoding="utf-8")
+    if own_rubric(assignment):
+        paths["rubric"] = out / RUBRIC_NAME
+        paths["rubric"].write_bytes(Path(assignment.sources[-1]).read_bytes())
+    return paths
+
+
+def own_rubric(assignment: Assignment) -> bool:
+    """Whether the assignment was read from a course's file on top of the lesson's default."""
+    return len(assignment.sources) > 1
 
 
 def student_notebook(assignment: Assignment, lang: str = "en") -> nbformat.NotebookNode:
@@ -200,7 +209,7 @@ def student_notebook(assignment: Assignment, lang: str = "en") -> nbformat.Noteb
         if names:
             cells.append(new_code(text("explore", lang)))
     cells.append(new_markdown(text("check_title", lang)))
-    cells.append(new_code(self_check_source(lang), metadata={"tags": [SELF_CHECK_TAG]}))
+    cells.append(new_code(self_check_source(lang, RUBRIC_NAME if own_rubric(assignment) else None), metadata={"tags": [SELF_CHECK_TAG]}))
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata.update({
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
@@ -236,16 +245,17 @@ def stub_cell(name: str, assignment: Assignment, lang: str) -> nbformat.Notebook
     return nbformat.v4.new_code_cell("\n".join(lines), metadata={"tags": [STUB_TAG], "propgrade": {"name": name}})
 
 
-def self_check_source(lang: str) -> str:
+def self_check_source(lang: str, rubric: str | None = None) -> str:
     """The last cell: the check when propgrade is installed beside the kernel; nothing when the notebook is
     being graded (the grader's packages are not importable there, by design)."""
+    rubric_argument = f", assignment={rubric!r}" if rubric else ""
     return "\n".join([
         "try:",
         "    from grader.notebook import propgrade",
         "except ImportError:",
         f"    print({text('not_installed', lang)!r})",
         "else:",
-        f"    propgrade(lang={lang!r})",
+        f"    propgrade(lang={lang!r}{rubric_argument})",
     ])
 
 
@@ -264,7 +274,8 @@ README_TEXT = (
 3. Save, then run the last cell. It grades the saved file in a fresh sandbox, with the settings of
    the final grading, on the checks you may see: ✓ holds, ✗ does not (with the smallest input that
    shows it), and your score on these checks. "not implemented yet" means the stub is still there.
-   The same check from a terminal: `propgrade check homework.ipynb`.
+   The same check from a terminal: `propgrade check homework.ipynb` (add
+   `--assignment assignment.toml` when your course gave you that file; keep it beside the notebook).
 4. Hand in `homework.ipynb` the way your course says. Some checks are graded only after you hand in.
 
 More: docs/students.md in propgrade.
@@ -276,7 +287,8 @@ More: docs/students.md in propgrade.
 2. 完成每个标有 TODO 的单元格，名称保持不变。可以随意添加自己的单元格：评分时 notebook 会从头到尾运行，所以每个单元格都要能无错运行。
 3. 保存，然后运行最后一个单元格。它在全新的沙箱中、用最终评分的设置检查已保存的文件，只运行你可以看到的检查：
    ✓ 表示成立，✗ 表示不成立（并给出能说明问题的最小输入），以及你在这些检查上的得分。"尚未实现"表示占位代码还在。
-   在终端中也可以做同样的检查：`propgrade check homework.ipynb --lang zh`。
+   在终端中也可以做同样的检查：`propgrade check homework.ipynb --lang zh`（如果课程提供了
+   `assignment.toml`，请加上 `--assignment assignment.toml`，并把它和 notebook 放在同一个文件夹中）。
 4. 按课程的要求提交 `homework.ipynb`。有些检查只在提交之后评分。
 
 更多说明：propgrade 中的 docs/students.md。

@@ -49,6 +49,9 @@ def test_a_smaller_assignment_gets_only_its_names_and_the_chinese_text_is_chines
 def test_release_writes_the_notebook_and_a_readme(tmp_path):
     assert main(["release", "--out", str(tmp_path / "out"), "--lang", "zh", "--solution", str(tmp_path / "key.ipynb")]) == 0
     nbformat.validate(nbformat.read(tmp_path / "out" / "homework.ipynb", as_version=4))
+    assert not (tmp_path / "out" / "assignment.toml").exists()  # the lesson's default rubric ships with propgrade
+    assert main(["release", "--out", str(tmp_path / "course"), "--assignment", str(QUICK)]) == 0
+    assert (tmp_path / "course" / "assignment.toml").read_bytes() == QUICK.read_bytes()
     assert "propgrade check homework.ipynb --lang zh" in (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
     key = nbformat.read(tmp_path / "key.ipynb", as_version=4)
     assert not any("raise NotImplementedError" in cell.source for cell in key.cells if STUB_TAG in cell.metadata.get("tags", []))
@@ -94,9 +97,9 @@ def test_in_a_real_kernel_the_last_cell_checks_the_saved_file_and_agrees_with_pr
     released = student_notebook(load_assignment(QUICK), "en")
     filled = solution(released)
     filled.cells.append(nbformat.v4.new_code_cell("import json\nfrom grader import notebook\nprint(json.dumps(notebook.last_feedback.report['verdicts']))"))
-    for cell in filled.cells:  # the check reads the course's rubric, as a student's course would hand it over
-        cell.source = cell.source.replace("propgrade(lang='en')", f"propgrade(lang='en', assignment={str(QUICK)!r})")
+    assert "assignment='assignment.toml'" in filled.cells[-2].source  # the check reads the course's rubric handed out beside it
     nbformat.write(filled, notebook_file)
+    (tmp_path / "assignment.toml").write_bytes(QUICK.read_bytes())
     monkeypatch.setenv("JPY_SESSION_NAME", str(notebook_file))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
 
