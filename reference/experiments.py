@@ -170,8 +170,9 @@ def xor_training_outcome(
     epochs: int = XOR_EPOCHS,
     lr: float = XOR_LR,
     hidden_activation: type[nn.Module] | Callable[[], nn.Module] = nn.Tanh,
+    order: tuple[int, ...] = (0, 1, 2, 3),
 ) -> bool:
-    """Train ``module_net(2, hidden_size, 1)`` on XOR and report success.
+    """Train ``module_net(2, hidden_size, 1)`` on XOR (its rows in ``order``) and report success.
 
     The hidden activation is swapped for ``hidden_activation()`` (pass
     ``nn.Identity`` to remove the non-linearity).  Weights come from
@@ -183,7 +184,7 @@ def xor_training_outcome(
     model.layer2 = hidden_activation()
     model.load_state_dict(initial_state(model, seed))
     x, y = xor_points()
-    train(model, x, y, epochs, lr)
+    train(model, x[list(order)], y[list(order)], epochs, lr)
     with torch.no_grad():
         predicted = (model(x) > 0).to(y.dtype)
     return bool(torch.equal(predicted, y))

@@ -43,6 +43,7 @@ CASES = {
     "inplace_activation_forged_views.py": (MUTATION + ["sigmoid_matches_definition", "relu_matches_definition"], MUTATION,
                                            ["sigmoid_matches_definition", "relu_matches_definition"]),
     "relu_named_tanh.py": (LAYERS + ["module_net_forward_is_the_formula"], LAYERS + ["module_net_forward_is_the_formula"], []),
+    "recognises_xor_points.py": (["module_net_learns_xor"], ["module_net_learns_xor"], []),
     "forged_wire_bytes.py": (["relu_matches_definition", "sigmoid_matches_definition"], ["relu_matches_definition"], ["sigmoid_matches_definition"]),
     "recognises_identity_probe.py": (["xor_needs_hidden_activation", "module_net_forward_is_the_formula"], ["xor_needs_hidden_activation"],
                                      ["module_net_forward_is_the_formula"]),

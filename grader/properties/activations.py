@@ -13,7 +13,7 @@ from grader.compare import assert_close, assert_finite_where_finite, call, show,
 from grader.messages import say
 from grader.outcomes import PropertyFailure, StudentError, fail
 from grader.properties import register
-from grader.strategies import tensors
+from grader.strategies import landmarks, tensors
 
 ACTIVATIONS = ("step", "sigmoid", "tanh", "relu")
 LESSON_DTYPE = torch.float32
@@ -142,11 +142,13 @@ def _register_for(name: str) -> None:
         needs=[name],
     )
     def is_finite_on_finite_input(subject, data):
-        z = draw_z(data)
-        got = answer(subject, name, z)
-        if got.shape != z.shape:
-            raise fail("wrong_shape", doing=call(name, show(z)), got=tuple(got.shape), expected=tuple(z.shape))
-        assert_finite_where_finite(got, z, call(name, show(z)))
+        """The landmarks (exp's overflow points, 1e30, the largest float32) first, every time, then a drawn z:
+        an overflow is found whatever the example budget."""
+        for z in (landmarks(LESSON_DTYPE), draw_z(data)):
+            got = answer(subject, name, z)
+            if got.shape != z.shape:
+                raise fail("wrong_shape", doing=call(name, show(z)), got=tuple(got.shape), expected=tuple(z.shape))
+            assert_finite_where_finite(got, z, call(name, show(z)))
 
     @register(
         f"{name}_is_elementwise",

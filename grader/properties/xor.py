@@ -47,7 +47,17 @@ def xor_is_not_linearly_separable(subject, data):
         raise fail("perceptron_is_xor", b=b, w1=w1, w2=w2, got=perceptron.tolist())
 
 
-def trained_predictions(subject, hidden: int, seed: int, factor: float | None = None) -> list[float]:
+def drawn_rows(data) -> tuple[tuple[int, ...], list[int]]:
+    """XOR's rows in a drawn order to train on, and drawn rows (every one, some repeated, shuffled) to answer:
+    a forward that recognises the four points in the lesson's order gains nothing."""
+    order = tuple(data.draw(st.permutations(range(4)), label="training order"))
+    extra = data.draw(st.lists(st.integers(0, 3), min_size=0, max_size=4), label="repeated rows")
+    asked = data.draw(st.permutations([0, 1, 2, 3, *extra]), label="rows asked")
+    return order, list(asked)
+
+
+def trained_predictions(subject, hidden: int, seed: int, factor: float | None = None,
+                        order: tuple[int, ...] = (0, 1, 2, 3), asked: list[int] | None = None) -> list[float]:
     """module_net(2, hidden, 1) from the reference's initial weights, trained on XOR; with ``factor``, its layer2
     is first replaced by a grader-made layer computing ``factor * x`` (a probe of a fresh kind, see
     ``Executor.op_replace``), and its forward is checked against the formula before training, so that the
@@ -60,6 +70,8 @@ def trained_predictions(subject, hidden: int, seed: int, factor: float | None = 
     state = initial_state(module_net_shapes(2, hidden, 1), seed)
     subject.load_state_dict(model, state, say("load_state_dict", model=doing, weights=say("initial_weights")))
     x, y = xor_points()
+    asked = list(range(4)) if asked is None else asked
+    x, y, questions = x[list(order)], y[list(order)], x[asked]
     if factor is not None:
         applied = say("applied_to_x", model=doing)
         d = {name: tensor.to(torch.float64) for name, tensor in state.items()}
@@ -71,9 +83,9 @@ def trained_predictions(subject, hidden: int, seed: int, factor: float | None = 
                        got=got.reshape(-1).tolist(), expected=[round(v, 6) for v in expected.reshape(-1).tolist()])
     subject.fit(model, x, y, XOR_EPOCHS, XOR_LR, say("training_on_xor", model=doing))
     applied = say("applied_to_x", model=doing)
-    out = subject.forward(model, x, applied).tensor(applied)
-    if out.shape != (4, 1):
-        raise fail("wrong_shape", doing=applied, got=tuple(out.shape), expected=(4, 1))
+    out = subject.forward(model, questions, applied).tensor(applied)
+    if out.shape != (len(asked), 1):
+        raise fail("wrong_shape", doing=applied, got=tuple(out.shape), expected=(len(asked), 1))
     return (out.reshape(-1) > 0).to(torch.float32).tolist()
 
 
@@ -83,11 +95,14 @@ def trained_predictions(subject, hidden: int, seed: int, factor: float | None = 
           needs=["module_net"], points=3, examples=4)
 def module_net_learns_xor(subject, data):
     hidden, seed = data.draw(st.integers(2, 6), label="h"), data.draw(st.integers(0, 7), label="seed")
-    if not reference_learns_xor(hidden, seed):
-        seed = next(s for s in range(100) if reference_learns_xor(hidden, s))
-    got = trained_predictions(subject, hidden, seed)
-    if got != list(map(float, XOR_LABELS)):
-        raise fail("xor_not_learned", hidden=hidden, seed=seed, got=got, expected=list(XOR_LABELS))
+    order, asked = drawn_rows(data)
+    if not reference_learns_xor(hidden, seed, order=order):
+        seed = next(s for s in range(100) if reference_learns_xor(hidden, s, order=order))
+    got = trained_predictions(subject, hidden, seed, order=order, asked=asked)
+    expected = [float(XOR_LABELS[row]) for row in asked]
+    if got != expected:
+        rows = [tuple(int(v) for v in point) for point in xor_points()[0][asked].tolist()]
+        raise fail("xor_not_learned", hidden=hidden, seed=seed, got=got, expected=expected, rows=rows)
 
 
 @register("xor_needs_hidden_activation", "xor",
@@ -97,6 +112,7 @@ def module_net_learns_xor(subject, data):
 def xor_needs_hidden_activation(subject, data):
     hidden, seed = data.draw(st.integers(2, 6), label="h"), data.draw(st.integers(0, 7), label="seed")
     factor = data.draw(st.sampled_from([0.5, 0.75, 1.25, 1.5, 2.0]), label="c")
-    got = trained_predictions(subject, hidden, seed, factor)
-    if got == list(map(float, XOR_LABELS)):
+    order, asked = drawn_rows(data)
+    got = trained_predictions(subject, hidden, seed, factor, order=order, asked=asked)
+    if got == [float(XOR_LABELS[row]) for row in asked]:
         raise fail("xor_with_scaled_layer2", hidden=hidden, factor=factor)
