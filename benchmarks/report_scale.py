@@ -9,7 +9,7 @@ students train the same weights) or the seed's with noise (a picture of its own)
 
 The report is built in a fresh process, ``--rounds`` times; printed: build time (median
 and each round), the report process's peak resident memory (``getrusage`` of children),
-the size of report.html, of the per-student pages, and how many pictures they hold.
+the size of report.html and of the students' pages, and how many pictures they hold (distinct ones too).
 Asserts nothing (timings on a shared machine are noisy).
 
     .venv/bin/python benchmarks/report_scale.py [--students 2000] [--rounds 3] [--seeds DIR]
@@ -22,7 +22,7 @@ import copy
 import json
 import os
 import random
-import resource
+import re
 import statistics
 import subprocess
 import sys
@@ -126,13 +126,14 @@ def sizes(out: Path) -> dict:
     page = out / "report.html"
     students = sorted((out / "report-students").glob("students-*.html"))
     student_bytes = [p.stat().st_size for p in students]
-    pictures = sum(p.read_text(encoding="utf-8").count("data:image/png;base64,") for p in [page, *students])
+    embedded = [uri for p in [page, *students] for uri in re.findall(r'src="(data:image/png;base64,[^"]*)"', p.read_text(encoding="utf-8"))]
     return {
         "report.html": page.stat().st_size,
         "student pages": len(students),
         "student pages bytes": sum(student_bytes),
         "largest student page": max(student_bytes, default=0),
-        "pictures": pictures,
+        "pictures embedded": len(embedded),
+        "distinct pictures": len(set(embedded)),
         "summary.csv": (out / "summary.csv").stat().st_size,
     }
 
