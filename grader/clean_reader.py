@@ -175,11 +175,15 @@ class CleanReader:
         self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_grader_root(), os.environ.get("PYTHONPATH")])),
                    OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "grader.clean_reader", str(theirs.fileno())],
-            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            cwd=_grader_root(), env=env, start_new_session=True,
-        )
+        from grader.workermanage import _CHILDREN_LOCK, LIVE_WORKERS
+
+        with _CHILDREN_LOCK:  # registered as ours, so that ending a worker never takes it for that worker's orphan
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "grader.clean_reader", str(theirs.fileno())],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                cwd=_grader_root(), env=env, start_new_session=True,
+            )
+            LIVE_WORKERS.add(self.process.pid)
         theirs.close()
         self.owner: str | None = None
         self.child: socket.socket | None = None

@@ -242,3 +242,14 @@ def test_folders_of_a_killed_grading_process_are_unmounted_by_the_next(reachable
         assert (alive / scratch.OWNER).exists()
     finally:
         scratch.unmount_scratch(str(alive))
+
+
+def test_the_clean_reader_outlives_the_worker_it_read_for(worker):
+    """It is the controller's child, started while a worker lived: ending the worker must not take it for an orphan."""
+    from grader.clean_reader import CleanReader
+
+    w = worker()
+    reader = CleanReader.shared()
+    w.stop()
+    assert reader.process.poll() is None
+    assert CleanReader.shared() is reader
