@@ -3,7 +3,10 @@ machine failed is "grader_failed", never the student's "crashed" and 0 points.""
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -128,3 +131,37 @@ def test_the_gradescope_run_warns_too(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(grader.gradescope, "autograde", lambda *args: None)
     assert grader.gradescope.main(["--submission", str(tmp_path), "--results", str(tmp_path), "--assignment", str(tmp_path / "a.toml")]) == 0
     assert "768 MiB" in capsys.readouterr().err  # Gradescope's default container is below what propgrade needs
+
+
+def real_memory_cgroup(limit: int) -> Path | None:
+    """A child of this process's memory cgroup (v1 or v2) limited to ``limit`` bytes, where this machine lets us make one."""
+    for hierarchy, path in machine._cgroup_paths():
+        point = machine._mount_points().get(hierarchy)
+        if point is None:
+            continue
+        folder = Path(point, path.lstrip("/"), f"propgrade-test-{os.getpid()}")
+        try:
+            folder.mkdir()
+            (folder / ("memory.max" if hierarchy == "unified" else "memory.limit_in_bytes")).write_text(str(limit))
+            return folder
+        except OSError:
+            if folder.is_dir():
+                folder.rmdir()
+    return None
+
+
+def test_a_process_in_a_small_memory_cgroup_is_warned(tmp_path):
+    """The real thing, where the machine lets us make a memory cgroup (root): a process started in one reads its limit."""
+    folder = real_memory_cgroup(384 * MIB)
+    if folder is None:
+        pytest.skip("no writable memory cgroup here (needs root or a delegated cgroup)")
+    try:
+        probe = "from grader.machine import warn_if_too_small; print([limit.bytes for limit in warn_if_too_small()])"
+        run = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=ROOT,
+            preexec_fn=lambda: (folder / "cgroup.procs").write_text(str(os.getpid())),
+        )
+        assert run.returncode == 0, run.stderr
+        assert f"[{384 * MIB}]" in run.stdout and "384 MiB" in run.stderr and "Autograder Settings" in run.stderr
+    finally:
+        folder.rmdir()
