@@ -253,3 +253,30 @@ def test_the_clean_reader_outlives_the_worker_it_read_for(worker):
     w.stop()
     assert reader.process.poll() is None
     assert CleanReader.shared() is reader
+
+
+def test_python_kept_under_tmp_stays_visible(reachable_dir):
+    """A CI checkout's venv under /tmp: the private /tmp must not cover it (lazy imports such as torch.save's failed)."""
+    from grader.sandbox import namespaces
+
+    package, work, new_root = reachable_dir / "venv" / "lib", reachable_dir / "work", reachable_dir / "root"
+    for path in (package, work, new_root):
+        path.mkdir(parents=True)
+    (package / "lazy.py").write_text("X = 1\n")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            namespaces.enter([], user_namespace=False)
+            if os.fork() == 0:
+                namespaces.build_root(str(new_root), str(work), [str(reachable_dir / "venv")], [], [])
+                os.write(write_end, str(os.path.exists(package / "lazy.py")).encode())
+                os._exit(0)
+            os._exit(os.waitstatus_to_exitcode(os.wait()[1]))
+        except BaseException as error:  # noqa: BLE001 - said to the test, which fails on it
+            os.write(write_end, f"error: {error}".encode())
+            os._exit(1)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_end) as f:
+        assert f.read() == "True"

@@ -126,14 +126,14 @@ def build_root(new_root: str, workdir: str, keep: list[str], hidden: list[str], 
     """Make ``new_root`` the root of this mount namespace; returns the grader paths covered inside it."""
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("tmpfs", new_root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    for name in ("tmp", "var/tmp"):  # first: Python or its packages may live under /tmp (a CI checkout's venv)
+        os.makedirs(f"{new_root}/{name}", exist_ok=True)
+        mount("tmpfs", f"{new_root}/{name}", "tmpfs", MS_NOSUID | MS_NODEV, f"size={SCRATCH_MIB}m,mode=1777")
     for path in SYSTEM_DIRS:
         if os.path.lexists(path):
             _bind(path, new_root)
     for path in keep:
         _bind(path, new_root)
-    for name in ("tmp", "var/tmp"):
-        os.makedirs(f"{new_root}/{name}", exist_ok=True)
-        mount("tmpfs", f"{new_root}/{name}", "tmpfs", MS_NOSUID | MS_NODEV, f"size={SCRATCH_MIB}m,mode=1777")
     os.makedirs(f"{new_root}/dev", exist_ok=True)
     mount("tmpfs", f"{new_root}/dev", "tmpfs", MS_NOSUID, "size=64k,mode=0755")
     for name in DEVICES:
