@@ -4,9 +4,10 @@
 # checkout, other folders under the temporary directory, the network, and leaves files in /tmp,
 # /var/tmp and /dev/shm to be found later. What it found is in `step`'s error message; `relu` is
 # correct. As root on Linux: step errs with "found nothing", relu passes, and no file it wrote
-# outside its folder survives grading.
+# outside its folder survives grading. (Folders on the way to its own folder or to Python's are not counted.)
 import os
 import socket
+import sys
 
 import torch
 
@@ -29,7 +30,9 @@ for folder in ("/tmp", "/var/tmp", "/dev/shm"):
     except OSError:
         pass
     for entry in os.listdir(folder) if os.path.isdir(folder) else []:
-        if entry != "propgrade-was-here" and not os.path.abspath(os.getcwd()).startswith(os.path.join(folder, entry)):
+        path = os.path.join(folder, entry)
+        own = [os.getcwd(), sys.prefix, sys.base_prefix, *sys.path]  # its folder, and Python's (a venv may sit under /tmp)
+        if entry != "propgrade-was-here" and not any(p and os.path.abspath(p).startswith(path + os.sep) for p in own):
             found.append(f"{folder}: {entry}")
 try:
     socket.create_connection(("1.1.1.1", 53), timeout=1).close()
