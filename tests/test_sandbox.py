@@ -166,6 +166,31 @@ def reachable_dir():
     shutil.rmtree(path, ignore_errors=True)
 
 
+def in_new_namespaces(before, inside) -> str:
+    """Run ``before()`` in a forked child, then ``enter`` and, in the namespace's init, ``inside()``;
+    returns what ``inside`` returned, or the error either raised. No student code runs here."""
+    from grader.sandbox import namespaces
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        try:
+            user_namespace = before()
+            namespaces.enter([], user_namespace=user_namespace)
+            if os.fork() == 0:
+                os.write(write_end, inside().encode())
+                os._exit(0)
+            os._exit(os.waitstatus_to_exitcode(os.wait()[1]))
+        except BaseException as error:  # noqa: BLE001 - said to the test, which fails on it
+            os.write(write_end, f"error: {error}".encode())
+            os._exit(1)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_end) as f:
+        return f.read()
+
+
 def test_without_root_a_user_namespace_builds_the_same_root(reachable_dir):
     """The path a student's Linux laptop or a CI runner takes: an ordinary user, who may create user namespaces."""
     from grader.sandbox import namespaces
@@ -178,38 +203,25 @@ def test_without_root_a_user_namespace_builds_the_same_root(reachable_dir):
     tmp_path.chmod(0o755)
     for path in (work, new_root, tmp_path):
         os.chown(path, 65534, 65534)
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # no student code here: only what a worker does before it
-        os.close(read_end)
-        report = []
+    def as_an_ordinary_user():
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+        namespaces.libc().prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE, as an ordinary user's process is (setuid cleared it)
+        return True
+
+    def look_around():
+        namespaces.build_root(str(new_root), str(work), [], [], [])
+        namespaces.drop_capabilities()
+        report = [open("mine.txt").read(), ",".join(sorted(os.listdir("/"))), str(os.path.exists(str(ROOT / "grader")))]
         try:
-            os.setgroups([])
-            os.setgid(65534)
-            os.setuid(65534)
-            namespaces.libc().prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE, as an ordinary user's process is (setuid cleared it)
-            namespaces.enter([], user_namespace=True)
-            if os.fork() == 0:
-                namespaces.build_root(str(new_root), str(work), [], [], [])
-                namespaces.drop_capabilities()
-                report.append(open("mine.txt").read())
-                report.append(",".join(sorted(os.listdir("/"))))
-                report.append(str(os.path.exists(str(ROOT / "grader"))))
-                try:
-                    namespaces.mount("tmpfs", "/tmp", "tmpfs", 0)
-                    report.append("mounted")
-                except OSError:
-                    report.append("no mount")
-                os.write(write_end, "|".join(report).encode())
-                os._exit(0)
-            os._exit(os.waitstatus_to_exitcode(os.wait()[1]))
-        except BaseException as error:  # noqa: BLE001 - said to the test, which fails on it
-            os.write(write_end, f"error: {error}".encode())
-            os._exit(1)
-    os.close(write_end)
-    os.waitpid(pid, 0)
-    with os.fdopen(read_end) as f:
-        report = f.read()
+            namespaces.mount("tmpfs", "/tmp", "tmpfs", 0)
+            report.append("mounted")
+        except OSError:
+            report.append("no mount")
+        return "|".join(report)
+
+    report = in_new_namespaces(as_an_ordinary_user, look_around)
     assert report.count("|") == 3, report
     mine, listing, grader_visible, mounting = report.split("|")
     assert mine == "mine"
@@ -263,20 +275,8 @@ def test_python_kept_under_tmp_stays_visible(reachable_dir):
     for path in (package, work, new_root):
         path.mkdir(parents=True)
     (package / "lazy.py").write_text("X = 1\n")
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            namespaces.enter([], user_namespace=False)
-            if os.fork() == 0:
-                namespaces.build_root(str(new_root), str(work), [str(reachable_dir / "venv")], [], [])
-                os.write(write_end, str(os.path.exists(package / "lazy.py")).encode())
-                os._exit(0)
-            os._exit(os.waitstatus_to_exitcode(os.wait()[1]))
-        except BaseException as error:  # noqa: BLE001 - said to the test, which fails on it
-            os.write(write_end, f"error: {error}".encode())
-            os._exit(1)
-    os.close(write_end)
-    os.waitpid(pid, 0)
-    with os.fdopen(read_end) as f:
-        assert f.read() == "True"
+    def find_the_package():
+        namespaces.build_root(str(new_root), str(work), [str(reachable_dir / "venv")], [], [])
+        return str(os.path.exists(package / "lazy.py"))
+
+    assert in_new_namespaces(lambda: False, find_the_package) == "True"
