@@ -1,4 +1,4 @@
-"""The ``propgrade`` command: ``grade`` submissions, ``report`` on graded folders, ``list`` the catalogue, ``selftest`` on the example corpus,
+"""The ``propgrade`` command: ``grade`` submissions, ``report`` on graded folders, ``list`` the catalogue, ``selftest`` on the example corpus, ``warm`` the store,
 ``pytest`` on one submission (the safe way to start propgrade's pytest plugin)."""
 
 from __future__ import annotations
@@ -55,11 +55,22 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--out", required=True, type=Path, help="where summary.csv, summary.md and report.html go")
     report.add_argument("--lang", choices=["en", "zh"], default="en")
 
+    store_arguments(grade)
+
     check = commands.add_parser("check", help="check your own notebook or module against the visible properties, quickly")
     check.add_argument("path", metavar="NOTEBOOK_OR_MODULE")
     check.add_argument("--lang", choices=["en", "zh"], default="en")
     check.add_argument("--assignment", type=Path, default=None, metavar="FILE", help="the assignment TOML your course gave you")
     check.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    store_arguments(check)
+
+    warm = commands.add_parser("warm", help="grade the reference solution once, so that later cold runs (a container, a CI job, a self-check) replay what it learned")
+    warm.add_argument("--assignment", type=Path, default=None, metavar="FILE", help="overrides the lesson's default assignment")
+    warm.add_argument("--seed", type=int, default=0)
+    warm.add_argument("--profile", choices=list(PROFILES), action="append", default=None,
+                      help="the profile(s) later runs will use (repeat for several; default: default, what grade and check use)")
+    warm.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    store_arguments(warm)
 
     assignment = commands.add_parser("assignment", help="inspect an assignment")
     assignment_commands = assignment.add_subparsers(dest="assignment_command", required=True)
@@ -104,6 +115,20 @@ def parser() -> argparse.ArgumentParser:
     selftest.add_argument("--seed", type=int, default=0)
     selftest.add_argument("--corpus", type=Path, default=None, metavar="DIR", help="a folder holding correct/ and buggy/ (default: the repository's submissions/)")
     return top
+
+
+def store_arguments(command: argparse.ArgumentParser) -> None:
+    from grader.store import ENV, default_folder
+
+    command.add_argument("--store", type=Path, default=None, metavar="DIR",
+                         help=f"where what grading learns is kept for later runs (default: ${ENV}, else {default_folder() or 'none'})")
+    command.add_argument("--no-store", action="store_true", help="neither use nor write the store: this run learns alone")
+
+
+def chosen_store(args, seed: int, profile: str, device: str):
+    from grader.store import store_for
+
+    return None if args.no_store else store_for(seed, profile, device, args.store or "default")
 
 
 def default_jobs() -> int:
@@ -154,7 +179,9 @@ def run_grade(args) -> int:
             return _usage(f"--{name.replace('_', '-')} must be positive")
     assignment = load_assignment(args.assignment)
     limits = chosen_limits(args, assignment)
-    options = Options(seed=args.seed, device=resolve_device(args.device), profile=args.profile, limits=limits, assignment=assignment)
+    device = resolve_device(args.device)
+    store = chosen_store(args, args.seed, args.profile, device)
+    options = Options(seed=args.seed, device=device, profile=args.profile, limits=limits, assignment=assignment, store=store)
     submissions = load_all(args.paths)
     if not submissions:
         return _usage("no submissions found")
@@ -231,9 +258,45 @@ def run_check(args) -> int:
     if len(submissions) != 1:
         return _usage(f"{args.path} holds {len(submissions)} submissions: check one notebook or module at a time")
     warn_if_too_small(args.lang)
-    result = self_check(submissions[0], assignment, resolve_device(args.device))
+    device = resolve_device(args.device)
+    store = None if args.no_store else (args.store or "default")
+    result = self_check(submissions[0], assignment, device, store)
     print_text(feedback_text(result, args.lang))
     return 0 if passed_all(result) else 1
+
+
+def run_warm(args) -> int:
+    """Grade the release notebook filled with the reference solution: every property holds, so every
+    property's examples and every reference outcome are learned and kept in the store."""
+    import tempfile
+    import time
+
+    import nbformat
+
+    from grader.grade import grade
+    from grader.release import release, solution
+
+    assignment = load_assignment(args.assignment)
+    device = resolve_device(args.device)
+    with tempfile.TemporaryDirectory(prefix="propgrade-warm-") as folder:
+        paths = release(assignment, Path(folder) / "release", "en")
+        filled = Path(folder) / "solution" / "solution.ipynb"
+        filled.parent.mkdir()
+        nbformat.write(solution(nbformat.read(paths["notebook"], as_version=4)), filled)
+        for profile in args.profile or ["default"]:
+            store = chosen_store(args, args.seed, profile, device)
+            if store is None:
+                return _usage("--no-store: there is nothing for warm to do")
+            started = time.perf_counter()
+            result = grade(load_all([str(filled)])[0], Options(seed=args.seed, device=device, profile=profile, limits=assignment.limits,
+                                                               assignment=assignment, store=store))
+            if result.score < result.max_score:
+                print(f"propgrade: warm: the reference solution got {result.score:g}/{result.max_score:g} under profile {profile}; "
+                      "what failed was not kept", file=sys.stderr)
+            size = store.path.stat().st_size if store.path.exists() else 0
+            print(f"warm ({profile}, seed {args.seed}): {result.score:g}/{result.max_score:g} in {time.perf_counter() - started:.1f} s; "
+                  f"store {store.path} ({size / 1e6:.1f} MB)")
+    return 0
 
 
 def run_assignment(args) -> int:
@@ -313,6 +376,8 @@ def run_command(args) -> int:
         return run_grade(args)
     if args.command == "check":
         return run_check(args)
+    if args.command == "warm":
+        return run_warm(args)
     if args.command == "assignment":
         return run_assignment(args)
     if args.command == "gradescope":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import platform
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ from grader.properties import Property
 from grader.properties.common import seq_net_shapes
 from grader.replay import PASSING_EXAMPLES
 from grader.sandbox.staging import StagingRefused, skipped_summary
+from grader.store import Store, attach, keep
 from grader.score import SubmissionResult, score
 from grader.subject import Channel, Subject
 from grader.workermanage import Limits, Worker, cores_to_share, memory_text, share_one_core
@@ -51,6 +53,7 @@ class Options:
     properties: list[Property] | None = None  # overrides the assignment's choice (tests, selftest)
     assignment: Assignment = field(default_factory=default_assignment)
     replay: bool = True  # replay the examples of properties that held for an earlier submission (replay.PassingExamples)
+    store: Store | None = None  # what earlier grading processes learned (store.py); None: this process learns alone
 
     def checked_properties(self) -> list[Property]:
         """What a submission is checked against: the properties given, else the assignment's enabled ones at its points."""
@@ -311,6 +314,7 @@ def grade(submission: Submission, options: Options) -> SubmissionResult:
     (its exceptions, a lost fork server, the machine's OOM killer) make it ``grader_failed``."""
     started = time.perf_counter()
     kills = oom_kills()
+    _say_once(attach(options.store, PASSING_EXAMPLES))
     try:
         result = _grade(submission, options, started)
     except StagingRefused as refused:
@@ -322,7 +326,18 @@ def grade(submission: Submission, options: Options) -> SubmissionResult:
         return not_gradable(submission, options, message, started)
     if oom_kills() > kills and killed_outright(result):
         return not_gradable(submission, options, out_of_memory_problem(), started)
+    _say_once(keep(options.store, PASSING_EXAMPLES, options.seed, options.profile))
     return result
+
+
+_SAID: set[str] = set()
+
+
+def _say_once(problem: str | None) -> None:
+    """A store that could not be used or written is worth one line on the grader's terminal, not one per submission."""
+    if problem and problem not in _SAID:
+        _SAID.add(problem)
+        print(f"propgrade: {problem}", file=sys.stderr)
 
 
 def killed_outright(result: SubmissionResult) -> bool:

@@ -174,6 +174,12 @@ class PassingExamples:
     def keep(self, key: tuple, examples: list[Example]) -> None:
         self._examples[key] = examples
 
+    def items(self):
+        return list(self._examples.items())
+
+    def __len__(self) -> int:
+        return len(self._examples)
+
 
 # One per grading process (a controller of a class run grades many subjects in turn).
 PASSING_EXAMPLES = PassingExamples()

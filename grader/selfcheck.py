@@ -20,14 +20,17 @@ from grader.messages import say
 from grader.properties import CATALOGUE, TOPICS
 from grader.results import details, heading
 from grader.score import SubmissionResult
+from grader.store import store_for
 
 MARKS = {"passed": "✓", "skipped": "–"}  # every other verdict: ✗
 INDENT = "    "
 
 
-def self_check(submission: Submission, assignment: Assignment, device: str = "cpu") -> SubmissionResult:
-    """Grade as ``propgrade grade`` does by default (Options' profile and seed), on the visible properties only."""
+def self_check(submission: Submission, assignment: Assignment, device: str = "cpu", store_folder="default") -> SubmissionResult:
+    """Grade as ``propgrade grade`` does by default (Options' profile and seed), on the visible properties only,
+    with what earlier checks and grades on this machine learned (``store.py``; ``store_folder=None``: nothing)."""
     options = Options(device=device, limits=assignment.limits, assignment=assignment.visible_only())
+    options.store = store_for(options.seed, options.profile, device, store_folder)
     return grade(submission, options)
 
 

@@ -46,14 +46,17 @@ _CHILDREN_LOCK = threading.Lock()  # no orphan hunt while a worker is being star
 
 
 def grader_directories() -> list[str]:
-    """What a worker must not see: the grader, the reference, and the repository around them."""
+    """What a worker must not see: the grader, the reference, the repository around them, and the stores
+    in use (what they hold, under a course's own seed, would tell which inputs are coming)."""
     import grader
     import reference
+
+    from grader import store
 
     packages = [Path(grader.__file__).parent, Path(reference.__file__).parent]
     root = packages[0].parent
     extra = [root / name for name in ("tests", "submissions", "benchmarks", ".git") if (root / name).is_dir()]
-    return [str(p) for p in packages + extra]
+    return [str(p) for p in packages + extra] + sorted(store.IN_USE)
 
 
 def posix_process_limits() -> bool:

@@ -20,6 +20,7 @@ from grader.messages import Message, say
 from grader.outcomes import fail
 from grader.properties import register
 from grader.properties.common import seq_net_shapes
+from grader.store import remembered
 from grader.strategies import seeds
 from reference.data import flower
 from reference.experiments import initial_state
@@ -55,7 +56,7 @@ def training_setup(seed: int, n: int, epochs: int, lr: float) -> dict:
     return {"key": (seed, n, epochs, lr), "state": initial_state(seq_net_shapes(), seed), "x": x[rows], "y": y[rows], "epochs": epochs, "lr": lr}
 
 
-@lru_cache(maxsize=256)
+@remembered
 def reference_run(seed: int, n: int, epochs: int, lr: float) -> tuple[list[float], dict]:
     """The reference loop from the setup's start; a class draws the same setups, so each runs once per process."""
     setup = training_setup(seed, n, epochs, lr)
@@ -65,7 +66,7 @@ def reference_run(seed: int, n: int, epochs: int, lr: float) -> tuple[list[float
     return losses, model.state_dict()
 
 
-@lru_cache(maxsize=None)
+@remembered
 def logistic_baseline(test_seed: int) -> float:
     x, y = flower_set(1)
     x_test, y_test = flower_set(test_seed)

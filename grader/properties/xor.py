@@ -8,8 +8,6 @@ The subject's outcome must match the reference's from the same start.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import torch
 from hypothesis import strategies as st
 
@@ -19,13 +17,14 @@ from grader.messages import say
 from grader.outcomes import fail
 from grader.properties import register
 from grader.properties.common import module_net_shapes
+from grader.store import remembered
 from grader.strategies import gate_inputs, GATE_ROWS
 from reference.data import xor_points
 from reference.experiments import XOR_EPOCHS, XOR_LR, initial_state, xor_training_outcome
 
 XOR_LABELS = (0, 1, 1, 0)
 # The reference's outcome for a (hidden size, seed): the same for every submission, trained once per process.
-reference_learns_xor = lru_cache(maxsize=None)(xor_training_outcome)
+reference_learns_xor = remembered(xor_training_outcome)
 
 
 @register("xor_is_not_linearly_separable", "xor",
