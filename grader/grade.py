@@ -27,7 +27,7 @@ from grader.properties import Property
 from grader.properties.common import seq_net_shapes
 from grader.replay import PASSING_EXAMPLES
 from grader.sandbox.staging import StagingRefused, skipped_summary
-from grader.store import Store, attach, keep
+from grader.store import Store, attach, keep, store_for
 from grader.score import SubmissionResult, score
 from grader.subject import Channel, Subject
 from grader.workermanage import Limits, Worker, cores_to_share, memory_text, share_one_core
@@ -58,6 +58,14 @@ class Options:
     def checked_properties(self) -> list[Property]:
         """What a submission is checked against: the properties given, else the assignment's enabled ones at its points."""
         return self.properties or self.assignment.properties()
+
+
+def platform_options(assignment: Assignment, device: str) -> Options:
+    """What a platform's entry point (Gradescope, Classroom 50, PrairieLearn) grades with: the assignment's
+    limits, the default seed and profile, and the store that ``propgrade warm`` built at set-up."""
+    options = Options(device=device, limits=assignment.limits, assignment=assignment)
+    options.store = store_for(options.seed, options.profile, device)
+    return options
 
 
 class Session(Channel):

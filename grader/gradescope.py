@@ -44,6 +44,9 @@ apt-get install -y --no-install-recommends python3 python3-pip python3-venv
 python3 -m venv /opt/propgrade
 /opt/propgrade/bin/pip install --no-cache-dir "{torch}" --index-url https://download.pytorch.org/whl/cpu
 /opt/propgrade/bin/pip install --no-cache-dir ./{wheel}
+# Grade the reference solution once, so that each submission replays what it learned instead of learning it
+# again (the store is root's, sealed, and never visible to student code; a store that fails is only slower).
+PROPGRADE_STORE=/opt/propgrade-store OMP_NUM_THREADS=1 /opt/propgrade/bin/propgrade warm --assignment ./{assignment} || echo "setup.sh: propgrade warm failed; grading works, each submission is only slower"
 """
 
 RUN_SCRIPT = """#!/usr/bin/env bash
@@ -52,6 +55,7 @@ RUN_SCRIPT = """#!/usr/bin/env bash
 set -euo pipefail
 root="${{PROPGRADE_AUTOGRADER_ROOT:-/autograder}}"
 export OMP_NUM_THREADS=1
+export PROPGRADE_STORE="${{PROPGRADE_STORE:-/opt/propgrade-store}}"
 exec "${{PROPGRADE_PYTHON:-/opt/propgrade/bin/python}}" -m grader.gradescope \\
     --submission "${{PROPGRADE_SUBMISSION_DIR:-$root/submission}}" \\
     --results "${{PROPGRADE_RESULTS_DIR:-$root/results}}" \\
@@ -70,7 +74,7 @@ def build_bundle(out: Path, assignment_file: Path | None = None, lang: str = "en
     with tempfile.TemporaryDirectory(prefix="propgrade-bundle-") as scratch:
         wheel = build_wheel(Path(scratch))
         files = {
-            "setup.sh": (SETUP_SCRIPT.format(torch=torch_requirement(), wheel=wheel.name).encode(), True),
+            "setup.sh": (SETUP_SCRIPT.format(torch=torch_requirement(), wheel=wheel.name, assignment=ASSIGNMENT_NAME).encode(), True),
             "run_autograder": (RUN_SCRIPT.format(assignment=ASSIGNMENT_NAME, lang=lang).encode(), True),
             ASSIGNMENT_NAME: (Path(assignment_file or default_source()).read_bytes(), False),
             wheel.name: (wheel.read_bytes(), False),
@@ -159,12 +163,12 @@ def build_wheel(scratch: Path) -> Path:
 def autograde(submission_dir: Path, results_dir: Path, assignment_file: Path, lang: str = "en") -> Path:
     """Grade the one submission Gradescope hands over and write ``results.json`` where it looks for it."""
     from grader.cli import resolve_device
-    from grader.grade import Options, grade
+    from grader.grade import grade, platform_options
     from grader.load import load
     from grader.results import atomic_write, gradescope
 
     assignment = load_assignment(assignment_file)
-    options = Options(device=resolve_device("auto"), limits=assignment.limits, assignment=assignment)
+    options = platform_options(assignment, resolve_device("auto"))
     result = grade(load(str(submission_dir), "submission"), options)
     path = results_dir / "results.json"
     atomic_write(path, json.dumps(gradescope(result, lang), ensure_ascii=False, indent=2).encode())

@@ -6,6 +6,7 @@ import torch
 from hypothesis import settings
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ["PROPGRADE_STORE"] = "off"  # hermetic: no test reads or writes the user's store unless it names one (tests/test_store.py)
 torch.set_num_threads(1)
 
 settings.register_profile("ci", derandomize=True, max_examples=25, deadline=None, database=None, print_blob=False)

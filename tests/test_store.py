@@ -282,3 +282,27 @@ def test_workers_do_not_see_the_store(tmp_path, monkeypatch, request, fresh_memo
     options = engine.Options(profile=PROFILE, properties=[CATALOGUE["relu_matches_definition"]], store=store)
     ((_, kind, message, _),) = graded(probe, options)
     assert kind == "passed", message
+
+
+def test_warm_then_a_cold_grade_replays_and_agrees_with_one_without_a_store(tmp_path):
+    """The commands as set-up and a platform run them: ``propgrade warm``, then ``propgrade grade`` in fresh processes."""
+    import json
+    import subprocess
+
+    assignment = ROOT / "tests" / "assignments" / "quick.toml"
+    env = {**os.environ, "PROPGRADE_STORE": str(tmp_path / "store"), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "grader.cli"]
+    warmed = subprocess.run([*command, "warm", "--assignment", str(assignment), "--profile", "ci"], env=env, capture_output=True, text=True, timeout=600)
+    assert warmed.returncode == 0, warmed.stderr
+    assert "store" in warmed.stdout and list((tmp_path / "store").glob("*.store"))
+    found = {}
+    correct, buggy = ROOT / "submissions" / "correct" / "modern_module.py", ROOT / "submissions" / "buggy" / "relu_is_leaky.py"
+    for name, extra, path in (("store", [], correct), ("store", [], buggy), ("alone", ["--no-store"], buggy)):
+        out = tmp_path / name / path.stem
+        done = subprocess.run([*command, "grade", str(path), "--out", str(out), "--assignment", str(assignment), "--profile", "ci", *extra],
+                              env=env, capture_output=True, text=True, timeout=600)
+        assert "was not used" not in done.stderr and "was not written" not in done.stderr, done.stderr
+        record = json.loads((out / path.stem / "results.json").read_text())
+        found[name, path.stem] = record["score"], record["max_score"], [(t["name"], t["score"], t["output"]) for t in record["tests"]]
+    assert found["store", "modern_module"][0] == found["store", "modern_module"][1]
+    assert found["store", "relu_is_leaky"] == found["alone", "relu_is_leaky"]

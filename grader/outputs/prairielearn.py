@@ -64,11 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from grader.assignment import load_assignment
     from grader.cli import resolve_device
-    from grader.grade import Options, grade
+    from grader.grade import grade, platform_options
     from grader.load import load
 
     assignment = load_assignment(args.assignment)
-    options = Options(device=resolve_device("auto"), limits=assignment.limits, assignment=assignment)
+    options = platform_options(assignment, resolve_device("auto"))
     result = grade(load(str(args.submission), "submission"), options)
     path = write(result, args.results, args.lang)
     print(f"propgrade: {result.score:g}/{result.max_score:g} ({result.status}); wrote {path}")
