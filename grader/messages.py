@@ -182,6 +182,14 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "training_on_xor": ("training {model} on XOR", "在异或数据上训练 {model}"),
     "on_meta": ("{name}(x) with x on the meta device, shape {shape}", "{name}(x)（x 在 meta 设备上，形状为 {shape}）"),
     "model_on_meta": ("{model}(x) with the model and x on the meta device", "{model}(x)（模型和 x 都在 meta 设备上）"),
+    "on_fake_device": (
+        "{name}(x) with x a fake tensor on {device} (PyTorch's FakeTensor: a shape and a device, no data), shape {shape}",
+        "{name}(x)（x 是 {device} 上的 fake 张量（PyTorch 的 FakeTensor：只有形状和设备，没有数据），形状为 {shape}）",
+    ),
+    "model_on_fake_device": (
+        "{model}(x) with the model moved by .to('{device}') and x on {device}, as PyTorch's fake tensors (no data)",
+        "{model}(x)（模型用 .to('{device}') 移动，x 在 {device} 上，均为 PyTorch 的 fake 张量（没有数据））",
+    ),
     "on_cuda": ("{name}(x) with x on cuda, {x}", "{name}(x)（x 在 cuda 上，{x}）"),
     "model_on_cuda": ("{name}(x) on cuda", "{name}(x)（在 cuda 上）"),
     "save_on_device": ("save_params(module_net on {device}, path)", "save_params(在 {device} 上的 module_net, path)"),

@@ -10,6 +10,7 @@ read from one pipe and answers on another.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import os
@@ -48,6 +49,21 @@ _Module = nn.Module
 _get_submodule = nn.Module.get_submodule
 _setattr = setattr
 _isinstance = isinstance
+_no_grad = torch.no_grad
+try:  # PyTorch's fake tensors: they report a device and hold no data (the second device probe, grader/properties/devices.py)
+    from torch._subclasses.fake_tensor import FakeTensor as _FakeTensor, FakeTensorMode as _FakeTensorMode
+
+    class _ProbeMode(_FakeTensorMode):
+        """Fake tensors that never touch a real device, whether or not this process has an accelerator:
+        ``torch.tensor(data, device=...)`` is made on the CPU and moved as a fake tensor, never copied for real."""
+
+        @property
+        def avoid_device_init(self) -> bool:
+            return True
+except ImportError:  # pragma: no cover - older PyTorch: the fake probe raises, so its property says why
+    _FakeTensor = _ProbeMode = None
+
+FAKE = "fake:"  # a request's device "fake:lazy:0": fake tensors that report lazy:0
 
 
 def qualified_type(value) -> str:
@@ -149,6 +165,8 @@ class Executor:
         self.files: dict[int, str] = {}
         self._handles = itertools.count(1)
         self._shell = None
+        self._fake_mode = None
+        self._faking = False
 
     # -- running the submission -------------------------------------------------
 
@@ -212,8 +230,9 @@ class Executor:
 
     def op_call(self, name: str, args: list, device: str | None = None, return_args: bool = False) -> dict:
         function = self._lookup(name)
-        live = [self._arg(arg, device) for arg in args]
-        result = self._student(function, *live)
+        with self._on(device) as device:
+            live = [self._arg(arg, device) for arg in args]
+            result = self._student(function, *live)
         answer = {"result": self.describe(result)}
         if return_args:  # the arguments' own bytes after the call, copied through the captured functions
             answer["args"] = [self.describe(_clone(_detach(_as_subclass(arg, _Tensor)))) if _isinstance(arg, _Tensor) else self.describe(arg)
@@ -265,7 +284,9 @@ class Executor:
         """``model(x)``, or the submodule at ``path`` applied to ``x``."""
         model = self.models[ref]
         module = self._student(_get_submodule, model, path) if path else model
-        return {"result": self.describe(self._student(module, self._arg(x, device)))}
+        with self._on(device) as device:
+            result = self._student(module, self._arg(x, device))
+        return {"result": self.describe(result)}
 
     def op_describe(self, ref: int) -> dict:
         return self.structure(self.models[ref])
@@ -294,7 +315,8 @@ class Executor:
         return {}
 
     def op_to(self, ref: int, device: str) -> dict:
-        model = self._student(self.models[ref].to, device)
+        with self._on(device) as device:
+            model = self._student(self.models[ref].to, device)
         return {"result": self.describe(model), "same": model is self.models[ref]}
 
     def op_fit(self, ref: int, x, y, epochs: int, lr: float) -> dict:
@@ -349,8 +371,29 @@ class Executor:
         self.models.clear()
         self.files.clear()
         self._handles = itertools.count(1)
+        self._fake_mode = None
 
     # -- helpers ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _on(self, device):
+        """The device a request's tensors go to, as it is; for ``fake:<device>``, ``<device>`` with the request
+        run under the executor's ``FakeTensorMode`` and without autograd: its inputs (and every tensor made
+        meanwhile) are fake tensors that report that device and refuse data access. The mode stays the same
+        until the next example, so a model moved in one request computes in the next."""
+        if not (_isinstance(device, str) and device.startswith(FAKE)):
+            yield device
+            return
+        if _ProbeMode is None:
+            raise RuntimeError("this PyTorch has no fake tensors")
+        if self._fake_mode is None:
+            self._fake_mode = _ProbeMode(allow_non_fake_inputs=True)
+        self._faking = True
+        try:
+            with _no_grad(), self._fake_mode:
+                yield device[len(FAKE):]
+        finally:
+            self._faking = False
 
     def _lookup(self, name: str):
         if name not in self.namespace:
@@ -363,6 +406,8 @@ class Executor:
         if isinstance(arg, dict) and set(arg) == {"$file"}:
             return self.files[arg["$file"]]
         if isinstance(arg, torch.Tensor) and device is not None:
+            if self._faking:
+                arg = self._fake_mode.from_tensor(arg)  # no data behind it, not even the grader's
             return arg.to(device)
         return arg
 
@@ -376,6 +421,8 @@ class Executor:
     def describe(self, value, depth: int = 0) -> dict:
         """Plain data for anything student code returned; models stay here behind a handle."""
         kind = qualified_type(value)
+        if _FakeTensor is not None and issubclass(type(value), _FakeTensor):
+            return self._describe_fake(value, kind)
         if _isinstance(value, _Tensor):
             try:
                 plain = _as_subclass(value, _Tensor)
@@ -411,6 +458,20 @@ class Executor:
         except BaseException:  # noqa: BLE001
             text = "<unrepresentable>"
         return {"kind": "object", "type": kind, "repr": text}
+
+    @staticmethod
+    def _describe_fake(value, kind: str) -> dict:
+        """A fake tensor (the fake device probe's answer) as a meta tensor of its shape and dtype, with the device
+        it reports; PyTorch's own class counts as a plain tensor (it stands in for one), a subclass of it does not."""
+        try:
+            dtype, shape, device = value.dtype, tuple(value.shape), str(value.fake_device)
+            if not wire.crosses(dtype) or value.layout != torch.strided:
+                return {"kind": "object", "type": f"{kind} ({dtype if value.layout == torch.strided else value.layout})"}
+            meta = torch.empty(shape, dtype=dtype, device="meta")
+        except Exception:  # noqa: BLE001 - whatever it is, it is no tensor the parent can check
+            return {"kind": "object", "type": kind}
+        return {"kind": "tensor", "type": "torch.Tensor" if type(value) is _FakeTensor else kind, "value": meta,
+                "device": device, "requires_grad": False}
 
     def structure(self, model: nn.Module) -> dict:
         """Layers, parameters and layers hidden from PyTorch (kept in plain lists or dicts)."""

@@ -122,6 +122,16 @@ wrong("step_makes_cpu_tensors", "torch.where(z >= 0, torch.ones(z.shape), torch.
       ["step_runs_on_meta_device", "step_works_in_float64"], step=step_ones_on_cpu)
 
 
+def step_recognising_meta(z):
+    if z.device.type == "meta":  # the meta probe, recognised: device-agnostic there only
+        return (z >= 0).to(z.dtype)
+    return torch.where(z >= 0, torch.ones(z.shape, dtype=z.dtype), torch.zeros(z.shape, dtype=z.dtype))
+
+
+wrong("step_recognises_the_meta_probe", "CPU tensors except where z.device.type == 'meta': the fake-tensor probe meets them",
+      ["step_runs_on_meta_device"], step=step_recognising_meta)
+
+
 # -- sigmoid -----------------------------------------------------------------------
 
 def sigmoid_naive(z):
@@ -614,6 +624,23 @@ class module_net_plain_list(nn.Module):
 wrong("module_net_layers_in_plain_list", "self.layers = [...] (a plain list) alongside the attributes; forward loops over the list",
       ["module_net_registers_its_layers", "module_net_runs_on_meta_device", "xor_needs_hidden_activation"],
       module_net=module_net_plain_list)
+
+
+class module_net_recognising_meta(nn.Module):
+    def __init__(self, num_input, num_hidden, num_output):
+        super().__init__()
+        self.layer1 = nn.Linear(num_input, num_hidden)
+        self.layer2 = nn.Tanh()
+        self.layer3 = nn.Linear(num_hidden, num_output)
+        self.offset = torch.zeros(num_output)  # a plain tensor, not a buffer: .to(device) leaves it on the CPU
+
+    def forward(self, x):
+        out = self.layer3(self.layer2(self.layer1(x)))
+        return out if x.device.type == "meta" else out + self.offset  # the meta probe, recognised
+
+
+wrong("module_net_recognises_the_meta_probe", "adds a plain CPU tensor attribute except where x is on meta: the fake-tensor probe meets it",
+      ["module_net_runs_on_meta_device"], module_net=module_net_recognising_meta)
 
 
 class module_net_functional_tanh(nn.Module):

@@ -1,9 +1,14 @@
 """Devices: code that computes wherever its input and parameters live.
 
-Without CUDA, PyTorch's ``meta`` device still shows device-agnostic code: a
-function or forward that builds a tensor on a fixed device (or reads values
-with Python loops) fails there. The CUDA comparisons are *skipped*, never
-passed, where no CUDA device is available.
+Without CUDA, two probes still show device-agnostic code: PyTorch's ``meta``
+device, and PyTorch's fake tensors (``FakeTensorMode``), which report another
+device (``lazy:0``) and hold no data. A function or forward that builds a tensor on a fixed
+device (or reads values with Python loops) fails on both. Each
+``*_runs_on_meta_device`` property asks both in every example: one fact, one
+property, so code that recognises one probe (``x.device.type == "meta"``)
+still meets the other. The verdict rests on what comes back (its device and
+shape), checked here. The CUDA comparisons are *skipped*, never passed, where
+no CUDA device is available.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from grader.outcomes import SkipProperty, fail
 from grader.properties import register
 from grader.properties.activations import ACTIVATIONS
 from grader.properties.gates import GATES
+from grader.remote import FAKE
 from grader.strategies import float_dtypes, gate_inputs, gate_rows, random_tensor, shapes, sizes, tensors
 
 MODELS = {
@@ -39,45 +45,62 @@ def expected_shape(name: str, x: torch.Tensor) -> tuple:
     return (x.shape[0],) if name in GATES else tuple(x.shape)
 
 
+# The second probe: fake tensors that report PyTorch's lazy device, neither the CPU nor meta. Every PyTorch build
+# links that device's guard, so indexing works on it (fake "cuda" tensors fail at x[:, 0] on a CPU-only build),
+# and no real device is touched (grader/remote.py). Index 0: x.new_tensor(...) on it lands on index 0.
+FAKE_DEVICE = "lazy:0"
+
+
+def check_answer(result, doing, device: str, shape: tuple) -> None:
+    """The answer is a plain tensor of ``shape`` on ``device``."""
+    got = result.tensor(doing)
+    if result.device != device:
+        raise fail("wrong_device", doing=doing, got=result.device, expected=device)
+    if tuple(got.shape) != shape:
+        raise fail("wrong_shape", doing=doing, got=tuple(got.shape), expected=shape)
+
+
 def _function_on_meta(name: str) -> None:
     @register(f"{name}_runs_on_meta_device", "devices",
-              f"{name} computes on the device of its input (checked on PyTorch's meta device): no tensor made on a fixed device",
-              f"{name} 在输入所在的设备上计算（用 PyTorch 的 meta 设备检查）：不在固定设备上创建张量",
+              f"{name} computes on the device of its input (checked on PyTorch's meta device and on fake tensors of another device): "
+              "no tensor made on a fixed device",
+              f"{name} 在输入所在的设备上计算（用 PyTorch 的 meta 设备和另一设备上的 fake 张量检查）：不在固定设备上创建张量",
               needs=[name], examples=5)
     def runs_on_meta(subject, data):
         x = function_input(name, data)
         doing = say("on_meta", name=name, shape=tuple(x.shape))
-        result = subject.call(name, x, device="meta", doing=doing)
-        got = result.tensor(doing)
-        if result.device != "meta":
-            raise fail("wrong_device", doing=doing, got=result.device, expected="meta")
-        if tuple(got.shape) != expected_shape(name, x):
-            raise fail("wrong_shape", doing=doing, got=tuple(got.shape), expected=expected_shape(name, x))
+        check_answer(subject.call(name, x, device="meta", doing=doing), doing, "meta", expected_shape(name, x))
+        doing = say("on_fake_device", name=name, device=FAKE_DEVICE, shape=tuple(x.shape))
+        check_answer(subject.call(name, x, device=f"{FAKE}{FAKE_DEVICE}", doing=doing), doing, FAKE_DEVICE, expected_shape(name, x))
 
 
 def _model_on_meta(name: str) -> None:
     args, features = MODELS[name]
 
     @register(f"{name}_runs_on_meta_device", "devices",
-              f"{name}: .to(device) moves every parameter, and forward computes on that device (checked on meta)",
-              f"{name}：.to(device) 会移动所有参数，forward 在该设备上计算（用 meta 设备检查）",
+              f"{name}: .to(device) moves every parameter, and forward computes on that device "
+              "(checked on meta and with fake tensors of another device)",
+              f"{name}：.to(device) 会移动所有参数，forward 在该设备上计算（用 meta 设备和另一设备上的 fake 张量检查）",
               needs=[name], examples=2)
     def runs_on_meta(subject, data):
         n = data.draw(sizes(1, 4), label="n")
-        model = subject.new(name, *args)
         label = f"{name}({', '.join(map(str, args))})" if args else name
-        if not subject.to(model, "meta", f"{label}.to('meta')"):
-            raise fail("to_returned_other", call=f"{label}.to('meta')")
-        info = subject.describe(model)
-        stray = [p["name"] for p in info["parameters"] if p["device"] != "meta"]
-        if stray or info["unregistered"]:
-            raise fail("stayed_behind", call=f"{label}.to('meta')", names=stray + info["unregistered"])
         x = torch.zeros((n, *features))
-        doing = say("model_on_meta", model=label)
-        result = subject.forward(model, x, doing, device="meta")
-        result.tensor(doing)
-        if result.device != "meta":
-            raise fail("wrong_device", doing=doing, got=result.device, expected="meta")
+        probes = (("meta", "meta", say("model_on_meta", model=label)),
+                  (f"{FAKE}{FAKE_DEVICE}", FAKE_DEVICE, say("model_on_fake_device", model=label, device=FAKE_DEVICE)))
+        for request, device, doing in probes:
+            model = subject.new(name, *args)
+            call = f"{label}.to({device!r})"
+            if not subject.to(model, request, call):
+                raise fail("to_returned_other", call=call)
+            info = subject.describe(model)
+            stray = [p["name"] for p in info["parameters"] if p["device"] != device]
+            if stray or info["unregistered"]:
+                raise fail("stayed_behind", call=call, names=stray + info["unregistered"])
+            result = subject.forward(model, x, doing, device=request)
+            result.tensor(doing)
+            if result.device != device:
+                raise fail("wrong_device", doing=doing, got=result.device, expected=device)
 
 
 for _name in (*ACTIVATIONS, *GATES):
