@@ -30,6 +30,7 @@ from pathlib import Path
 from string import Template
 
 from grader import __version__
+from grader.messages import TEMPLATES
 from grader.properties import CATALOGUE, TOPICS
 from grader.properties.common import seq_net_shapes
 from grader.results import atomic_write
@@ -68,13 +69,23 @@ HEADINGS = {
     "not_checked": ("not checked", "未检查"),
     "clusters": ("Most common failures", "最常见的错误"),
     "clusters_intro": (
-        "Failing verdicts with the same property and the same minimal counterexample, across students.",
-        "按性质与最小反例归并的失败结果（跨学生统计）。",
+        "Failing verdicts with the same property and the same minimal counterexample, across students "
+        "(names a submission does not define are counted once each, under Names not defined).",
+        "按性质与最小反例归并的失败结果（跨学生统计；提交中未定义的名称每个只计一次，见“未定义的名称”）。",
     ),
     "cluster_count": ("{n} submissions", "{n} 份提交"),
     "cluster_one": ("1 submission", "1 份提交"),
     "more_clusters": ("and {n} more distinct failures", "另有 {n} 种不同的错误"),
     "no_failures": ("No failures.", "没有失败的性质。"),
+    "missing": ("Names not defined", "未定义的名称"),
+    "missing_intro": (
+        "Names of the contract that submissions do not define: each leaves the properties that need it unchecked (verdict missing).",
+        "提交中没有定义的约定名称：需要它的性质都无法检查（结果为 missing）。",
+    ),
+    "name": ("Name", "名称"),
+    "unchecked": ("Properties not checked", "无法检查的性质"),
+    "no_missing": ("Every submission defines every name.", "每份提交都定义了所有名称。"),
+    "more_missing": ("and {n} more names", "另有 {n} 个名称"),
     "cells": ("Notebook cells that raised", "抛出异常的单元格"),
     "cell": ("Cell", "单元格"),
     "message": ("Message", "信息"),
@@ -355,7 +366,8 @@ class Cluster:
 
 
 def failure_clusters(graded: list[Graded], visible_only: bool = False) -> list[Cluster]:
-    """Most common first; submissions that were never checked (unreadable, crashed) would add noise, so they are left out.
+    """Most common first; submissions that were never checked (unreadable, crashed) would add noise, so they are left out,
+    and so are names a submission does not define (``missing_names``: one row per name, not one per property).
 
     ``visible_only``: leave out properties students may not see (for summaries a student can read)."""
     clusters: dict[tuple[str, str], Cluster] = {}
@@ -365,11 +377,52 @@ def failure_clusters(graded: list[Graded], visible_only: bool = False) -> list[C
         for p in g.properties:
             if visible_only and p.get("visibility", "visible") != "visible":
                 continue
-            if p["verdict"] in FAILING:
+            if p["verdict"] in FAILING and p["verdict"] != "missing":
                 message = p.get("message") if isinstance(p.get("message"), dict) else {}
                 key = (p["id"], str(message.get("en", "")))
                 clusters.setdefault(key, Cluster(p["id"], message)).ids.append(g.id)
     return sorted(clusters.values(), key=lambda c: (-len(c.ids), c.property, c.text("en")))
+
+
+@dataclass
+class MissingName:
+    """Submissions that do not define one name of the contract, and the properties left unchecked for it."""
+
+    name: str
+    ids: list[str] = field(default_factory=list)
+    properties: set[str] = field(default_factory=set)
+
+
+# A "missing" verdict's English message, "step, XOR is not defined, so ...": the contract's names, as the grader writes them
+_BEFORE, _AFTER = TEMPLATES["missing"][0].split("{names}")
+MISSING_NAMES = re.compile(re.escape(_BEFORE) + r"([A-Za-z_][A-Za-z0-9_]*(?:, [A-Za-z_][A-Za-z0-9_]*)*)" + re.escape(_AFTER))
+
+
+def names_not_defined(p: dict) -> list[str]:
+    """The names a "missing" verdict says are not defined; a record that does not say so in the grader's words
+    (an older run, a rewritten file) counts under its message as it is (shown as text, like any message)."""
+    message = p.get("message") if isinstance(p.get("message"), dict) else {}
+    text = str(message.get("en", ""))
+    match = MISSING_NAMES.fullmatch(text)
+    return match.group(1).split(", ") if match else [text or str(p.get("id", ""))]
+
+
+def missing_names(graded: list[Graded], visible_only: bool = False) -> list[MissingName]:
+    """Verdicts of kind "missing", one row per name (not one per property it costs), most often missing first;
+    submissions never checked are left out, as in ``failure_clusters``."""
+    rows: dict[str, MissingName] = {}
+    for g in graded:
+        if g.status != "graded":
+            continue
+        for p in g.properties:
+            if p.get("verdict") != "missing" or (visible_only and p.get("visibility", "visible") != "visible"):
+                continue
+            for name in names_not_defined(p):
+                row = rows.setdefault(name, MissingName(name))
+                if not row.ids or row.ids[-1] != g.id:
+                    row.ids.append(g.id)
+                row.properties.add(str(p["id"]))
+    return sorted(rows.values(), key=lambda row: (-len(row.ids), row.name))
 
 
 def distinct(graded: list[Graded], read) -> str:
@@ -562,6 +615,12 @@ def summary_markdown(graded: list[Graded], lang: str = "en") -> str:
     lines += ["", f"### {h('clusters')}", ""]
     clusters = failure_clusters(graded, visible_only=True)  # a CI step summary may be a student's page (a workflow on their repository)
     lines += [f"{n}. **{len(c.ids)}** × {code(c.property)}: {md(c.text(lang))}" for n, c in enumerate(clusters[:5], start=1)] or [h("no_failures")]
+    missing = missing_names(graded, visible_only=True)
+    if missing:
+        lines += ["", f"### {h('missing')}", "", f"| {h('name')} | {h('submissions')} | {h('unchecked')} |", "| --- | ---: | ---: |"]
+        lines += [f"| {code(row.name)} | {len(row.ids)} | {len(row.properties)} |" for row in missing[:MARKDOWN_ROWS]]
+        if len(missing) > MARKDOWN_ROWS:
+            lines += ["", h("more_missing", n=len(missing) - MARKDOWN_ROWS)]
     lines += ["", f"### {h('lowest_first')}", "", f"| {h('student')} | {h('score')} | {h('status')} |", "| --- | ---: | --- |"]
     lowest = sorted(graded, key=lambda g: (g.percent, g.id))
     lines += [f"| {md(g.id)} | {g.score:g} / {g.max_score:g} ({g.percent:.0f}%) | {md(g.status)} |" for g in lowest[:MARKDOWN_ROWS]]
@@ -689,6 +748,7 @@ def report_html(graded: list[Graded], lang: str = "en", layout: Layout | None = 
         header_section(graded, lang),
         overview_section(graded, lang),
         cluster_section(graded, lang, layout),
+        missing_section(graded, lang, layout),
         cell_section(graded, lang, layout),
         pass_rate_section(graded, lang),
         time_section(graded, lang, layout),
@@ -740,7 +800,7 @@ def header_section(graded: list[Graded], lang: str) -> str:
         (h("torch"), distinct(graded, lambda g: g.record.get("versions", {}).get("torch", "?"))),
     ]
     rows = "".join(element("dt", esc(name)) + element("dd", esc(value)) for name, value in facts)
-    links = [("overview", "histogram"), ("clusters", "clusters"), ("cells", "cells"), ("pass-rates", "pass_rates"), ("times", "times"), ("students", "students")]
+    links = [("overview", "histogram"), ("clusters", "clusters"), ("missing", "missing"), ("cells", "cells"), ("pass-rates", "pass_rates"), ("times", "times"), ("students", "students")]
     nav = element("nav", " · ".join(element("a", esc(h(key)), href=f"#{anchor}") for anchor, key in links))
     return element("header", element("h1", esc(h("title"))) + element("dl", rows, class_="facts") + nav)
 
@@ -788,6 +848,23 @@ def cluster_section(graded: list[Graded], lang: str, layout: Layout) -> str:
     if len(clusters) > CLUSTERS_SHOWN:
         body += element("p", esc(heading("more_clusters", lang, n=len(clusters) - CLUSTERS_SHOWN)))
     return element("section", element("h2", esc(heading("clusters", lang))) + body, id="clusters")
+
+
+def missing_section(graded: list[Graded], lang: str, layout: Layout) -> str:
+    """Names submissions do not define, with how many lack each and links to them (as the clusters have)."""
+    h = partial(heading, lang=lang)
+    rows = []
+    for row in missing_names(graded):
+        ids = " ".join(student_link(sid, layout) for sid in row.ids[:CLUSTER_IDS_SHOWN])
+        if len(row.ids) > CLUSTER_IDS_SHOWN:
+            ids += " " + esc(h("more_rows", n=len(row.ids) - CLUSTER_IDS_SHOWN))
+        count = h("cluster_one") if len(row.ids) == 1 else h("cluster_count", n=len(row.ids))
+        rows.append(element("tr", element("td", element("code", esc(row.name))) + element("td", esc(count), class_="num")
+                            + element("td", str(len(row.properties)), class_="num") + element("td", ids, class_="ids"), class_="missing"))
+    body = element("p", esc(h("missing_intro")))
+    header = [esc(h("name")), esc(h("submissions")), esc(h("unchecked")), ""]
+    body += table(header, rows, class_="missing") if rows else element("p", esc(h("no_missing")))
+    return element("section", element("h2", esc(h("missing"))) + body, id="missing")
 
 
 def cell_section(graded: list[Graded], lang: str, layout: Layout) -> str:

@@ -292,3 +292,107 @@ def test_only_plain_finite_numbers_of_the_lesson_shapes_are_drawn(state):
 def test_well_formed_seq_net_is_accepted():
     assert seq_net_state({"seq_net": {"state_dict": ALWAYS_ONE}}) == ALWAYS_ONE
     assert seq_net_state({"seq_net": None}) is None and seq_net_state({}) is None
+
+
+# -- names not defined: a table of their own, not clusters ---------------------------------------------------------
+
+
+def lacking(sid: str, names: list[str], failures: dict | None = None) -> SubmissionResult:
+    """``result(sid, failures)`` with every property that needs one of ``names`` missing, as grading leaves it."""
+    graded = result(sid, failures)
+    for n, verdict in enumerate(graded.verdicts):
+        absent = [name for name in CATALOGUE[verdict.property].needs if name in names]
+        if absent:
+            graded.verdicts[n] = Verdict(verdict.property, "missing", say("missing", names=", ".join(absent)))
+    graded.score = sum(graded.points[v.property] for v in graded.verdicts if v.kind == "passed")
+    return graded
+
+
+def needing(*names: str) -> set[str]:
+    return {pid for pid, prop in CATALOGUE.items() if set(prop.needs) & set(names)}
+
+
+@pytest.fixture(scope="module")
+def class_lacking_names(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lacking")
+    write(lacking("ann", ["collapse_linear"], {"step_of_zero_is_one": STEP_ZERO}), out)
+    write(lacking("ben", ["collapse_linear"]), out)
+    write(lacking("cid", ["collapse_linear", "save_params", "load_params"]), out)
+    write(result("dee"), out)
+    return write_class_report([out], out)
+
+
+def test_missing_names_have_their_own_table_with_links(class_lacking_names):
+    page = class_lacking_names["html"].read_text()
+    section = re.search(r'<section id="missing">(.*?)</section>', page, re.S).group(1)
+    rows = re.findall(r'<tr class="missing">(.*?)</tr>', section, re.S)
+    names = [re.search(r"<code>(.*?)</code>", row).group(1) for row in rows]
+    assert names == ["collapse_linear", "load_params", "save_params"]  # most often missing first, then by name
+    first = rows[0]
+    assert "3 submissions" in first and f'<td class="num">{len(needing("collapse_linear"))}</td>' in first
+    assert all(f'href="#s-{sid}"' in first for sid in ("ann", "ben", "cid")) and "#s-dee" not in first
+    assert "1 submission" in rows[1] and 'href="#s-cid"' in rows[1] and "#s-ann" not in rows[1]
+    assert f'<td class="num">{len(needing("load_params"))}</td>' in rows[1]
+    assert 'href="#missing"' in page  # the header's table of contents
+
+
+def test_missing_names_are_not_clustered_as_failures(class_lacking_names):
+    page = class_lacking_names["html"].read_text()
+    clusters = re.findall(r'<li class="cluster">(.*?)</li>', page, re.S)
+    assert len(clusters) == 1 and "step_of_zero_is_one" in clusters[0]
+    assert "is not defined" not in "".join(clusters)
+    text = class_lacking_names["markdown"].read_text()
+    failures = text.split("### Most common failures")[1].split("###")[0]
+    assert "1. **1** × `step_of_zero_is_one`" in failures and "not defined" not in failures
+    table = text.split("### Names not defined")[1].split("###")[0]
+    assert "| Name | Submissions | Properties not checked |" in table
+    assert f"| `collapse_linear` | 3 | {len(needing('collapse_linear'))} |" in table
+    assert f"| `save_params` | 1 | {len(needing('save_params'))} |" in table
+    assert table.index("collapse_linear") < table.index("load_params") < table.index("save_params")
+
+
+def test_no_missing_names_says_so(graded_class):
+    _, paths, page = graded_class
+    section = re.search(r'<section id="missing">(.*?)</section>', page, re.S).group(1)
+    assert "Every submission defines every name." in section and "<table" not in section
+    assert "Names not defined" not in paths["markdown"].read_text()
+
+
+def test_missing_names_in_chinese(tmp_path):
+    write(lacking("li", ["collapse_linear"]), tmp_path, lang="zh")
+    paths = write_class_report([tmp_path], tmp_path, lang="zh")
+    section = re.search(r'<section id="missing">(.*?)</section>', paths["html"].read_text(), re.S).group(1)
+    assert "未定义的名称" in section and "无法检查的性质" in section and "1 份提交" in section and "collapse_linear" in section
+    text = paths["markdown"].read_text()
+    assert "### 未定义的名称" in text and "| `collapse_linear` | 1 |" in text
+
+
+def test_missing_names_of_hidden_properties_stay_out_of_the_summary(tmp_path):
+    hidden = lacking("erin", ["collapse_linear"])
+    hidden.visibility = {pid: "hidden" for pid in needing("collapse_linear")}
+    write(hidden, tmp_path)
+    paths = write_class_report([tmp_path], tmp_path / "report")
+    assert "collapse_linear" not in paths["markdown"].read_text()
+    assert "<code>collapse_linear</code>" in re.search(r'<section id="missing">(.*?)</section>', paths["html"].read_text(), re.S).group(1)
+
+
+def test_a_rewritten_missing_record_is_shown_as_text(tmp_path):
+    """A record that does not say which name in the grader's words (a rewritten results.json) counts under its
+    message, neutralised like any student text."""
+    path = write(lacking("mallory", ["collapse_linear"]), tmp_path)
+    data = json.loads(path.read_text())
+    forged = "@org/team <script>alert(1)</script> | x [link](http://evil.example) is not defined"
+    for record in data["extra_data"]["propgrade"]["properties"]:
+        if record["verdict"] == "missing":
+            record["message"] = {"en": forged, "zh": forged}
+    path.write_text(json.dumps(data))
+    paths = write_class_report([tmp_path], tmp_path / "report")
+    page = paths["html"].read_text()
+    section = re.search(r'<section id="missing">(.*?)</section>', page, re.S).group(1)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in section and "<script" not in page
+    assert len(re.findall(r'<tr class="missing">', section)) == 1
+    text = paths["markdown"].read_text()
+    table = text.split("### Names not defined")[1].split("###")[0]
+    assert "<script" not in text and "http://" not in text and "](" not in table.replace("\\](", "")
+    row = next(line for line in table.splitlines() if "org/team" in line)
+    assert len(re.findall(r"(?<!\\)\|", row)) == 4  # the student's pipe does not split a cell
