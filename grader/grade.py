@@ -30,7 +30,7 @@ from grader.sandbox.staging import StagingRefused, skipped_summary
 from grader.store import Store, attach, keep, store_for
 from grader.score import SubmissionResult, score
 from grader.subject import Channel, Subject
-from grader.workermanage import Limits, Worker, cores_to_share, memory_text, share_one_core
+from grader.workermanage import ForkServer, Limits, Worker, cores_to_share, fork_server_wanted, memory_text, share_one_core
 
 MAX_RESTARTS = 100
 GRACE_SECONDS = 3.0  # after a cell's own limit, before the worker is killed from outside
@@ -322,6 +322,8 @@ def grade(submission: Submission, options: Options) -> SubmissionResult:
     (its exceptions, a lost fork server, the machine's OOM killer) make it ``grader_failed``."""
     started = time.perf_counter()
     kills = oom_kills()
+    if fork_server_wanted():
+        ForkServer.shared()  # it imports torch on the other core while the store is read
     _say_once(attach(options.store, PASSING_EXAMPLES))
     try:
         result = _grade(submission, options, started)
