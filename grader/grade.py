@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import platform
+import secrets
 import sys
 import time
 from dataclasses import dataclass, field
@@ -85,6 +86,7 @@ class Session(Channel):
         self.skip: set[int] = set()
         self.restarts = 0
         self.output = ""
+        self.frozen_cells: list[CellOutcome] | None = None  # what the student sees, once frozen (``freeze``)
         self.peak_resident = 0
 
     def remaining(self) -> float:
@@ -175,11 +177,35 @@ class Session(Channel):
             raise WorkerLost("crashed", say("not_run", reason=say("worker_lost_times", count=MAX_RESTARTS)))
         self.run()
 
+    def freeze(self) -> None:
+        """Settle what the student sees (the worker's output and the cells' outcomes) before the first
+        request of a property whose result is released later: from here on, student code may see inputs
+        it must not echo, and nothing it does changes the output or cell messages already kept.
+
+        The worker writes a token the controller has just drawn into its output and the output is cut
+        there: everything printed while visible properties were checked is kept, nothing printed later is.
+        A submission that keeps the token from being written loses only its own output's tail."""
+        if self.frozen_cells is not None:
+            return
+        if self.worker is not None and self.worker.lost is None and not self.output:
+            token = f"\n[propgrade:{secrets.token_hex(16)}]\n"
+            try:
+                self.request("mark_output", {"token": token}, doing=say("marking_output"))
+            except WorkerLost:
+                pass
+            self.output = self.worker.output_until(token) if self.worker.lost is None else ""
+        elif self.worker is not None and self.worker.lost is not None:
+            self._stop_worker()  # it died before any later request: its whole output is from before
+        self.frozen_cells = list(self.cells)  # from here on, no later worker's output or cell replaces these
+
+    def seen_cells(self) -> list[CellOutcome]:
+        return list(self.cells) if self.frozen_cells is None else self.frozen_cells
+
     def _stop_worker(self) -> None:
         if self.worker is not None:
             text = self.worker.stop()
             self.peak_resident = max(self.peak_resident, self.worker.peak_resident)
-            if text and not self.output:
+            if text and not self.output and self.frozen_cells is None:
                 self.output = text
             self.worker = None
 
@@ -248,13 +274,13 @@ RELEASE_ORDER = ("visible", "after_due_date", "after_published", "hidden")  # sh
 
 
 def by_visibility(properties: list[Property], options: Options) -> list[tuple[str, list[Property]]]:
-    """The properties in the sessions that check them: the visible ones in the submission's
-    workers, then the others in a fresh session (one more worker start and run of the
-    submission, only where there are any), hidden ones last.
+    """The properties in the order they are checked: the visible ones first, then the others in the
+    order their results are released (hidden ones last).
 
-    Student code sees a property's requests only after every result released sooner is
-    settled, and nothing of the second session reaches the student's overall feedback, so
-    no request can be echoed into a result shown sooner than its own.
+    Student code sees a property's requests only after every result released sooner is settled,
+    and what the student sees overall (the worker's output, the cells' messages) is frozen before
+    the first request of a property that is not visible (``Session.freeze``), so no request can be
+    echoed into a result shown sooner than its own.
     """
     rank = {name: index for index, name in enumerate(RELEASE_ORDER)}
     ordered = sorted(properties, key=lambda p: rank.get(options.assignment.visibility(p.id), len(RELEASE_ORDER)))
@@ -265,7 +291,7 @@ def by_visibility(properties: list[Property], options: Options) -> list[tuple[st
 
 @dataclass
 class Run:
-    """What one session made of one group of properties."""
+    """What one session made of the submission."""
 
     verdicts: list[Verdict] = field(default_factory=list)
     lost: WorkerLost | None = None  # the submission could not be run or asked its names: nothing was checked
@@ -277,8 +303,9 @@ class Run:
     peak_memory: int = 0
 
 
-def check_in_session(submission: Submission, options: Options, properties: list[Property], deadline: float, first: bool) -> Run:
-    """Run the submission in a session of its own and check ``properties`` there."""
+def check_in_session(submission: Submission, options: Options, groups: list[tuple[str, list[Property]]], deadline: float) -> Run:
+    """Run the submission in a session and check each group of properties in turn; what the student
+    sees is frozen before the first group that is not visible."""
     run = Run()
     session = Session(submission, options, deadline)
     if session.remaining() <= 0:
@@ -296,23 +323,25 @@ def check_in_session(submission: Submission, options: Options, properties: list[
             return run
         cuda = options.device == "cuda"  # decided here: a submission cannot talk its CUDA checks into "skipped"
         subject = Subject(session, names, cuda=cuda, spellings=run.spellings)
-        if first:
-            run.seq_net = seq_net_weights(subject)
-        for prop in properties:
-            try:
-                session.ensure_worker()
-            except WorkerLost as lost:
-                run.verdicts.append(Verdict(prop.id, "crashed", lost.message))
-                continue
-            try:
-                examples = PASSING_EXAMPLES if options.replay else None
-                run.verdicts.append(check(prop, subject, seed=options.seed, profile=options.profile, examples=examples))
-            except WorkerLost as lost:  # lost outside Hypothesis's run, e.g. while shrinking setup
-                run.verdicts.append(Verdict(prop.id, "timeout" if lost.reason == "timeout" else "crashed", lost.message))
+        run.seq_net = seq_net_weights(subject)
+        for visibility, properties in groups:
+            if visibility != "visible":
+                session.freeze()
+            for prop in properties:
+                try:
+                    session.ensure_worker()
+                except WorkerLost as lost:
+                    run.verdicts.append(Verdict(prop.id, "crashed", lost.message))
+                    continue
+                try:
+                    examples = PASSING_EXAMPLES if options.replay else None
+                    run.verdicts.append(check(prop, subject, seed=options.seed, profile=options.profile, examples=examples))
+                except WorkerLost as lost:  # lost outside Hypothesis's run, e.g. while shrinking setup
+                    run.verdicts.append(Verdict(prop.id, "timeout" if lost.reason == "timeout" else "crashed", lost.message))
         run.isolation = session.worker.isolation if session.worker else {}
     finally:
         session.close()
-        run.cells, run.output, run.peak_memory = session.cells, session.output, session.peak_resident
+        run.cells, run.output, run.peak_memory = session.seen_cells(), session.output, session.peak_resident
     return run
 
 
@@ -390,29 +419,21 @@ def _grade(submission: Submission, options: Options, started: float) -> Submissi
     if submission.problem is not None:
         return not_checked(submission, options, submission.problem, "error", "unreadable", started, keep=True)
     deadline = time.monotonic() + options.limits.total_seconds
-    groups = by_visibility(properties, options)
-    runs: list[Run] = []
-    for visibility, group in groups:
-        run = check_in_session(submission, options, group, deadline, first=not runs)
-        if run.lost is not None and not runs:
-            verdicts = unchecked(properties, run.lost.reason if run.lost.reason == "timeout" else "crashed", run.lost.message, options)
-            result = score(submission, verdicts, properties, run.cells, run.output, time.perf_counter() - started, options, versions(), status="crashed")
-            result.notes = staging_notes(submission)
-            return result
-        if run.lost is not None:
-            run.verdicts = unchecked(group, run.lost.reason if run.lost.reason == "timeout" else "crashed", run.lost.message, options)
-        runs.append(run)
-    first = runs[0]
+    run = check_in_session(submission, options, by_visibility(properties, options), deadline)
+    if run.lost is not None:
+        verdicts = unchecked(properties, run.lost.reason if run.lost.reason == "timeout" else "crashed", run.lost.message, options)
+        result = score(submission, verdicts, properties, run.cells, run.output, time.perf_counter() - started, options, versions(), status="crashed")
+        result.notes = staging_notes(submission)
+        return result
     order = {p.id: index for index, p in enumerate(properties)}
-    verdicts = sorted((v for run in runs for v in run.verdicts), key=lambda v: order[v.property])
-    output = first.output if groups[0][0] == "visible" else ""  # what only visible properties' requests can have reached
-    result = score(submission, verdicts, properties, first.cells, output, time.perf_counter() - started, options, versions())
+    verdicts = sorted(run.verdicts, key=lambda v: order[v.property])
+    result = score(submission, verdicts, properties, run.cells, run.output, time.perf_counter() - started, options, versions())
     result.notes = staging_notes(submission)
-    result.isolation = first.isolation
+    result.isolation = run.isolation
     result.key = grading_key(options)
-    result.spellings = first.spellings
-    result.seq_net = first.seq_net
-    result.peak_memory = max(run.peak_memory for run in runs)
+    result.spellings = run.spellings
+    result.seq_net = run.seq_net
+    result.peak_memory = run.peak_memory
     return result
 
 

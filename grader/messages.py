@@ -215,6 +215,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "seq_net_weights_renamed": ("seq_net's weights renamed", "改名后的 seq_net 权重"),
     "fresh_model": ("fresh model", "新建的模型"),
     "listing_names": ("listing names", "列出名称"),
+    "marking_output": ("marking where the output of visible checks ends", "标记可见检查的输出结束处"),
     "building_stack": ("building an nn.Sequential", "构建 nn.Sequential"),
     "inspecting_model": ("inspecting the model", "检查模型"),
     "replacing_with_scaled_identity": ("replacing {path} with a layer computing {factor} * x", "把 {path} 替换为计算 {factor} * x 的层"),

@@ -362,6 +362,16 @@ class Executor:
             return {"exists": True, "error": short_error(error)}
         return {"exists": True, "result": self.describe(loaded)}
 
+    def op_mark_output(self, token: str) -> dict:
+        """Write the controller's token after everything printed so far (it cuts the output there)."""
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001 - a stream the submission replaced or closed
+                pass
+        os.write(1, token.encode())
+        return {}
+
     def op_drop(self, ref: int) -> dict:
         self.models.pop(ref, None)
         return {}

@@ -224,15 +224,33 @@ class Output:
         self.kept = bytearray()
         self.total = 0
         self._cap = cap
+        self._grown = threading.Condition()
+        self._ended = False
         self._thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
         self._thread.start()
 
     def _drain(self, stream) -> None:
         for chunk in iter(lambda: stream.read1(65536), b""):
-            self.total += len(chunk)
-            room = self._cap - len(self.kept)
-            if room > 0:
-                self.kept += chunk[:room]
+            with self._grown:
+                self.total += len(chunk)
+                room = self._cap - len(self.kept)
+                if room > 0:
+                    self.kept += chunk[:room]
+                self._grown.notify_all()
+        with self._grown:
+            self._ended = True
+            self._grown.notify_all()
+
+    def until(self, token: str, seconds: float = 2.0) -> str:
+        """The output before ``token`` once it has come through (or the cap is reached, the pipe has
+        closed, or ``seconds`` have passed: then what has come so far); the token itself is dropped."""
+        mark, deadline = token.encode(), time.monotonic() + seconds
+        with self._grown:
+            while mark not in self.kept and len(self.kept) < self._cap and not self._ended and time.monotonic() < deadline:
+                self._grown.wait(max(0.0, deadline - time.monotonic()))
+            kept = bytes(self.kept)
+        text = kept.split(mark, 1)[0].decode("utf-8", errors="replace")
+        return text if mark in kept or len(kept) < self._cap else text + "\n[... later output not kept]"
 
     def text(self) -> str:
         self._thread.join(timeout=1)
@@ -563,6 +581,10 @@ class Worker:
         except (ProcessLookupError, PermissionError):
             if self.process.poll() is None:
                 self.process.kill()
+
+    def output_until(self, token: str) -> str:
+        """The worker's output so far, up to ``token`` (see ``Output.until``)."""
+        return self.output.until(token) if self.output is not None else ""
 
     def stop(self) -> str:
         """End the worker and everything it started; returns its captured output. A second call only

@@ -48,7 +48,7 @@ def graded(monkeypatch=None, one_group: bool = False):
     return grade(submission, options())
 
 
-def test_visible_properties_come_first_and_hidden_ones_last_in_a_session_of_their_own():
+def test_visible_properties_come_first_and_hidden_ones_last():
     properties = options().checked_properties()
     groups = by_visibility(properties, options())
     assert [name for name, _ in groups] == ["visible", "later"]
@@ -68,8 +68,8 @@ def test_hidden_inputs_do_not_reach_visible_feedback():
 
 
 def test_the_attack_leaks_when_one_worker_serves_every_property(monkeypatch):
-    """The control: the same grading with a single worker shows the record in visible results,
-    so the test above would catch the leak."""
+    """The control: the same grading with every property taken as visible (so nothing is frozen before
+    the hidden one) shows the record in visible results, so the test above would catch the leak."""
     result = graded(monkeypatch, one_group=True)
     leaks = [text for text in student_visible(result) if MARKER in text]
     assert leaks, "the hostile submission should echo what sigmoid saw"
@@ -77,8 +77,8 @@ def test_the_attack_leaks_when_one_worker_serves_every_property(monkeypatch):
 
 
 @pytest.mark.parametrize("visibility", ["visible", "hidden"])
-def test_an_assignment_without_hidden_properties_starts_one_worker(monkeypatch, visibility):
-    """The cost is only paid where there is something to hide: one session per visibility present."""
+def test_hidden_properties_cost_no_second_run_of_the_submission(monkeypatch, visibility):
+    """One worker serves every property (the output is frozen before the first hidden request instead)."""
     started = []
     real = grader.grade.Session._start
 
@@ -92,5 +92,41 @@ def test_an_assignment_without_hidden_properties_starts_one_worker(monkeypatch, 
     chosen.properties = [p for p in chosen.assignment.properties() if p.id in ids]
     (submission,) = load_all([str(HOSTILE)])
     result = grade(submission, chosen)
-    assert len(started) == (1 if visibility == "visible" else 2)
+    assert len(started) == 1
     assert all(v.kind == "passed" for v in result.verdicts), [(v.property, v.message.render("en")) for v in result.verdicts]
+
+
+PRINTS = """
+import torch
+
+def step(z):
+    print("STEP-PRINTED", flush=True)
+    return (z >= 0).to(z.dtype)
+
+def relu(z):
+    print("RELU-PRINTED")
+    return torch.clamp(z, min=0)
+
+def sigmoid(z):
+    print("SIGMOID-PRINTED")
+    return torch.sigmoid(z)
+"""
+
+
+@pytest.mark.parametrize("lost", [False, True], ids=["worker_alive", "worker_lost_at_the_boundary"])
+def test_the_output_keeps_everything_printed_for_visible_properties_and_nothing_later(tmp_path, lost):
+    """The cut is where the visible properties end: their prints are all kept (even unflushed ones), and
+    nothing printed for a hidden property, even after a worker lost on the last visible one, is."""
+    source = PRINTS
+    if lost:  # the last visible property's worker dies on its first call; the hidden property gets a fresh worker
+        source = source.replace('    print("STEP-PRINTED", flush=True)\n', '    print("STEP-PRINTED", flush=True)\n    CALLS.append(1)\n    if len(CALLS) == 1:\n        import os\n        os._exit(1)\n')
+        source += "\nCALLS = []\n"
+    (tmp_path / "prints.py").write_text(source)
+    chosen = options()
+    chosen.properties = [p for p in chosen.assignment.properties() if p.id in ("step_of_zero_is_one", "relu_matches_definition", "sigmoid_is_symmetric")]
+    (submission,) = load_all([str(tmp_path / "prints.py")])
+    result = grade(submission, chosen)
+    expected = {p.id: "passed" for p in chosen.properties} | ({"step_of_zero_is_one": "crashed"} if lost else {})
+    assert {v.property: v.kind for v in result.verdicts} == expected
+    assert "STEP-PRINTED" in result.output and "RELU-PRINTED" in result.output
+    assert "SIGMOID-PRINTED" not in result.output and "propgrade:" not in result.output
