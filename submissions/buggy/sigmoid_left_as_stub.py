@@ -1,5 +1,5 @@
 # propgrade-expect: sigmoid_matches_definition, sigmoid_is_bounded, sigmoid_gradient_is_analytic
-# propgrade-expect: tanh_matches_definition, tanh_is_bounded
+# propgrade-expect: tanh_matches_definition, tanh_is_bounded, tanh_is_finite_on_finite_input
 # propgrade-expect: tanh_gradient_is_analytic, sigmoid_is_symmetric, tanh_is_odd
 # propgrade-expect: Model_forward_is_the_formula, sigmoid_breaks_linear_collapse, tanh_breaks_linear_collapse
 # mistake: sigmoid still the template's placeholder 'return z', and tanh is built on it
