@@ -37,6 +37,7 @@ import json
 import re
 import sys
 import textwrap
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -408,9 +409,11 @@ def main(args) -> int:
             write_submission(result, args.out / row.category)
         print(f"  graded {row.category}/{row.id}: {row.score:g}/{row.max_score:g} in {result.seconds:.1f} s", flush=True)
 
+    started = time.perf_counter()
     report = run(options, jobs=args.jobs, root=root, on_row=progress)
     if args.out is not None:
         write(report, args.out)
     print()
     print(render(report))
+    print(f"  wall time: {time.perf_counter() - started:.0f} s with -j {args.jobs}")
     return 0 if report.passed else 1
