@@ -343,6 +343,10 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "请传入课程提供的作业文件，propgrade(assignment=\"course.toml\")",
     ),
     "notebook_checked_file": ("checked the saved file {path}", "检查的是已保存的文件 {path}"),
+    "check_unchanged": (
+        "the saved file is the one checked last time: its result, shown again (save your changes to check them)",
+        "保存的文件与上次检查的相同：以下是上次的结果（保存修改后再检查）",
+    ),
     "column_result": ("result", "结果"),
     "column_found": ("what was found", "检查发现"),
 }

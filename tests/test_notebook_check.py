@@ -122,10 +122,36 @@ def test_the_checker_keeps_the_clean_reader_alive_between_checks(tmp_path, monke
     monkeypatch.setattr(CleanReader, "_shared", None)
     servers = []
     for _ in range(2):
+        monkeypatch.setattr(notebook, "_CHECKED", {})  # graded again, not shown again
         report = notebook.check_file(str(correct), str(rubric), "en", "cpu")
         assert report["verdicts"] == {"save_params_writes_a_weights_only_state_dict": "passed"}
         servers.append(CleanReader._shared.process)
     assert servers[0] is servers[1] and servers[0].poll() is None
+
+
+def test_an_unchanged_file_is_not_graded_again_and_a_changed_one_is(tmp_path, monkeypatch):
+    """Grading is a function of the saved file, the rubric and the device: checking the same file again shows
+    the same result at once, saying so; a saved change, or a result the machine decided (a timeout), is graded again."""
+    from pathlib import Path
+
+    import grader.selfcheck
+
+    rubric = Path(__file__).parent / "assignments" / "quick.toml"
+    module = tmp_path / "work.py"
+    module.write_text("import torch\n\ndef relu(z):\n    return z.clamp(min=0)\n")
+    graded = []
+    real = grader.selfcheck.self_check
+    monkeypatch.setattr(grader.selfcheck, "self_check", lambda *args, **kwargs: graded.append(1) or real(*args, **kwargs))
+    monkeypatch.setattr(notebook, "_CHECKED", {})
+    first = notebook.check_file(str(module), str(rubric), "en", "cpu")
+    again = notebook.check_file(str(module), str(rubric), "en", "cpu")
+    assert len(graded) == 1 and again["verdicts"] == first["verdicts"] and again["score"] == first["score"]
+    assert "checked last time" in again["text"] and "checked last time" not in first["text"]
+    module.write_text(module.read_text() + "\ndef step(z):\n    return (z >= 0).to(z.dtype)\n")
+    changed = notebook.check_file(str(module), str(rubric), "en", "cpu")
+    assert len(graded) == 2 and changed["score"] > first["score"]
+    timed_out = SimpleNamespace(status="graded", verdicts=[SimpleNamespace(kind="timeout")])
+    assert not notebook.settled(timed_out)
 
 
 def test_the_html_table_marks_each_fact_escapes_what_the_submission_said_and_speaks_chinese():
