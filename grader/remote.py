@@ -692,7 +692,7 @@ def serve(request_fd: int, reply_fd: int, sandboxed: dict | None = None) -> None
 def warm_up() -> None:
     """Pay once, before any fork, for what every worker needs: IPython, the meta-device kernels
     (the first comparison on ``meta`` imports some 800 modules, seconds per worker otherwise),
-    autograd and an optimiser step."""
+    autograd, an optimiser step and fake tensors."""
     from IPython.core import interactiveshell  # noqa: F401
 
     z = torch.empty(2, device="meta")
@@ -703,6 +703,11 @@ def warm_up() -> None:
     optimiser.zero_grad()
     loss.backward()
     optimiser.step()
+    if _ProbeMode is not None:  # the fake-tensor device probe: its first use builds PyTorch's fake dispatch, 2-3 s per worker
+        mode = _ProbeMode(allow_non_fake_inputs=True)
+        with torch.no_grad(), mode:
+            fake = mode.from_tensor(torch.zeros(2, 3)).to("lazy:0")
+            (fake >= 0).to(fake.dtype), fake[:, 0], fake.new_tensor([1.0]), model.to("lazy:0")(fake[:, :2])
 
 
 def become_worker(request: dict, fds: list[int]) -> None:
