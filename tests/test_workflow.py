@@ -70,6 +70,11 @@ def test_workflow_installs_cpu_torch_before_propgrade_and_keeps_the_results():
     assert install.index("--index-url https://download.pytorch.org/whl/cpu") < install.index('"$PROPGRADE_SPEC"')
     upload = next(step for step in steps() if step.get("uses", "").startswith("actions/upload-artifact@"))
     assert upload["if"] == "always()" and upload["with"]["path"] == "results/"
+    cache = next(step for step in steps() if step.get("uses", "").startswith("actions/cache@"))
+    assert cache["with"]["path"] == "~/.cache/propgrade" and "${{ env.PROPGRADE_SPEC }}" in cache["with"]["key"]
+    warm = next(step["run"] for step in steps() if "propgrade warm" in step.get("run", ""))
+    assert steps().index(cache) < [s.get("run") for s in steps()].index(warm) < [s.get("run") for s in steps()].index(propgrade_steps()[0])
+    assert warm.rstrip().endswith('|| echo "propgrade warm failed: grading works, only slower"')  # a failed warm never fails the job
     (grade,) = propgrade_steps()
     assert '--fail-under "$FAIL_UNDER"' in grade and '--out results' in grade and "$GITHUB_STEP_SUMMARY" in grade
 
