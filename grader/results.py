@@ -13,7 +13,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from grader.messages import say
-from grader.properties import CATALOGUE
 from grader.score import SubmissionResult
 
 HEADINGS = {
@@ -24,18 +23,26 @@ HEADINGS = {
 }
 
 
+def _catalogue() -> dict:
+    """The property catalogue, imported when a result is written, not with this module: the class report
+    imports this module (for ``atomic_write``) and never needs the catalogue's checks, nor torch."""
+    from grader.properties import CATALOGUE
+
+    return CATALOGUE
+
+
 def heading(key: str, lang: str, **fields) -> str:
     return HEADINGS[key][0 if lang == "en" else 1].format(**fields)
 
 
 def feedback(result: SubmissionResult, verdict, lang: str) -> str:
-    return "\n".join([CATALOGUE[verdict.property].statement_in(lang), *details(result, verdict, lang)])
+    return "\n".join([_catalogue()[verdict.property].statement_in(lang), *details(result, verdict, lang)])
 
 
 def details(result: SubmissionResult, verdict, lang: str) -> list[str]:
     """What became of a property, below its statement: the verdict's message, the student's own
     spelling of the names it needs, and the minimal failing example."""
-    prop = CATALOGUE[verdict.property]
+    prop = _catalogue()[verdict.property]
     lines = [verdict.message.render(lang)]
     lines += [say("defined_as", name=name, spelling=result.spellings[name]).render(lang) for name in prop.needs if name in result.spellings]
     if verdict.counterexample and verdict.kind in ("failed", "error") and verdict.message.key != "not_implemented":  # a stub fails on any input
@@ -67,7 +74,7 @@ def shown_now(result: SubmissionResult, pid: str) -> bool:
 def gradescope(result: SubmissionResult, lang: str = "en") -> dict:
     tests = []
     for number, verdict in enumerate(result.verdicts, start=1):
-        prop = CATALOGUE[verdict.property]
+        prop = _catalogue()[verdict.property]
         skipped = verdict.kind == "skipped"
         test = {
             "name": f"{prop.id}: {prop.statement_in(lang)}",
@@ -119,7 +126,7 @@ def machine_record(result: SubmissionResult) -> dict:
             "properties": [
                 {
                     "id": v.property,
-                    "topic": CATALOGUE[v.property].topic,
+                    "topic": _catalogue()[v.property].topic,
                     "visibility": result.visibility.get(v.property, "visible"),
                     "verdict": v.kind,
                     "points": result.points[v.property] if v.kind == "passed" else 0.0,
@@ -144,7 +151,7 @@ def junit(result: SubmissionResult, lang: str = "en") -> ET.ElementTree:
     suite = ET.Element("testsuite", name=f"propgrade.{result.id}", tests=str(len(result.verdicts)), time=f"{result.seconds:.3f}")
     counts = {"failures": 0, "errors": 0, "skipped": 0}
     for verdict in result.verdicts:
-        prop = CATALOGUE[verdict.property]
+        prop = _catalogue()[verdict.property]
         case = ET.SubElement(suite, "testcase", classname=f"propgrade.{prop.topic}", name=prop.id, time=f"{verdict.seconds:.3f}")
         text = feedback(result, verdict, lang)
         if verdict.kind == "skipped":
