@@ -7,12 +7,16 @@ failures seen in the seeds moved onto other properties (score and tests kept con
 and a trained seq_net that is either the seed's own (the lesson seeds torch, so many
 students train the same weights) or the seed's with noise (a picture of its own).
 
-The report is built in a fresh process, ``--rounds`` times; printed: build time (median
-and each round), the report process's peak resident memory (``getrusage`` of children),
-the size of report.html and of the students' pages, and how many pictures they hold (distinct ones too).
-Asserts nothing (timings on a shared machine are noisy).
+The report is built in a fresh process, ``--rounds`` times, as ``python -m grader.cli report``
+(``--module``: calling ``grader.report.write_class_report`` alone, without the command line's
+imports); printed: build time (median and each round, wall and CPU), the report process's peak
+resident memory (``getrusage`` of children), whether that process imported torch (the report
+needs none of it; the command line's imports may bring it in) and read the results with orjson
+(used where installed) or the json module, the size of report.html and of the students' pages,
+and how many pictures they hold (distinct ones too). Asserts nothing (timings on a shared
+machine are noisy).
 
-    .venv/bin/python benchmarks/report_scale.py [--students 2000] [--rounds 3] [--seeds DIR]
+    .venv/bin/python benchmarks/report_scale.py [--students 2000] [--rounds 3] [--seeds DIR] [--module]
 """
 
 from __future__ import annotations
@@ -107,19 +111,41 @@ def make_class(seeds: list[dict], folder: Path, students: int) -> None:
         (target / "results.json").write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
-def build(source: Path, out: Path) -> tuple[float, float, int]:
-    """Wall seconds, CPU seconds (user and system: less at the mercy of a shared machine's load)
-    and peak resident bytes of one ``propgrade report`` in a fresh process."""
+# The report process: ``python -m grader.cli report SOURCE --out OUT`` (run as runpy runs it), or the report module alone;
+# at its exit it writes which of the modules it imported matter here into the file named by its last argument.
+REPORT_PROCESS = {
+    "cli": (
+        "import atexit, runpy, sys;"
+        "told = sys.argv.pop();"
+        "atexit.register(lambda: open(told, 'w').write(repr(['torch' in sys.modules, sys.modules.get('grader.report') is not None"
+        " and getattr(sys.modules['grader.report'], 'orjson', None) is not None])));"
+        "sys.argv = ['propgrade', 'report', sys.argv[1], '--out', sys.argv[2]];"
+        "runpy.run_module('grader.cli', run_name='__main__')"
+    ),
+    "module": (
+        "import sys; from pathlib import Path; from grader import report;"
+        "report.write_class_report([Path(sys.argv[1])], Path(sys.argv[2]));"
+        "open(sys.argv[3], 'w').write(repr(['torch' in sys.modules, report.orjson is not None]))"
+    ),
+}
+
+
+def build(source: Path, out: Path, entry: str = "cli") -> tuple[float, float, int, bool, bool]:
+    """Wall seconds, CPU seconds (user and system: less at the mercy of a shared machine's load),
+    peak resident bytes of one ``propgrade report`` in a fresh process, whether it imported torch,
+    and whether it read the results with orjson."""
+    told = out.with_name(out.name + ".imports")
     code = (
         "import resource, subprocess, sys, time;"
         "t = time.perf_counter();"
-        "subprocess.run([sys.executable, '-m', 'grader.cli', 'report', sys.argv[1], '--out', sys.argv[2]], check=True, stdout=subprocess.DEVNULL);"
+        "subprocess.run([sys.executable, '-c', sys.argv[4], sys.argv[1], sys.argv[2], sys.argv[3]], check=True, stdout=subprocess.DEVNULL);"
         "u = resource.getrusage(resource.RUSAGE_CHILDREN);"
         "print(time.perf_counter() - t, u.ru_utime + u.ru_stime, u.ru_maxrss)"
     )
-    run = subprocess.run([sys.executable, "-c", code, str(source), str(out)], cwd=ROOT, env=ENV, capture_output=True, text=True, check=True)
+    run = subprocess.run([sys.executable, "-c", code, str(source), str(out), str(told), REPORT_PROCESS[entry]], cwd=ROOT, env=ENV, capture_output=True, text=True, check=True)
     seconds, cpu, peak_kib = run.stdout.split()
-    return float(seconds), float(cpu), int(peak_kib) * 1024
+    torch, orjson = eval(told.read_text())  # two booleans written by the report process
+    return float(seconds), float(cpu), int(peak_kib) * 1024, torch, orjson
 
 
 def sizes(out: Path) -> dict:
@@ -147,6 +173,7 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seeds", type=Path, default=None, help="a folder written by propgrade grade --out (default: grade a few bundled submissions first)")
+    parser.add_argument("--module", action="store_true", help="build with grader.report.write_class_report alone, not the propgrade command")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
@@ -162,10 +189,13 @@ def main() -> None:
         rounds = []
         for round_ in range(args.rounds):
             out = scratch / f"report-{round_}"
-            rounds.append(build(scratch / "class", out))
+            rounds.append(build(scratch / "class", out, "module" if args.module else "cli"))
         seconds, cpu = [r[0] for r in rounds], [r[1] for r in rounds]
-        print(f"report build: median {statistics.median(seconds):.1f} s wall (rounds: {', '.join(f'{s:.1f}' for s in seconds)}), "
-              f"median {statistics.median(cpu):.1f} s CPU; peak resident {mib(max(r[2] for r in rounds))}; load average {os.getloadavg()[0]:.1f}")
+        what = "grader.report.write_class_report" if args.module else "propgrade report"
+        print(f"{what}: median {statistics.median(seconds):.1f} s wall (rounds: {', '.join(f'{s:.1f}' for s in seconds)}), "
+              f"median {statistics.median(cpu):.1f} s CPU (rounds: {', '.join(f'{c:.1f}' for c in cpu)}); peak resident {mib(max(r[2] for r in rounds))}; "
+              f"load average {os.getloadavg()[0]:.1f}")
+        print(f"  torch imported: {'yes' if any(r[3] for r in rounds) else 'no'}; results read with {'orjson' if rounds[-1][4] else 'the json module'}")
         for name, value in sizes(scratch / f"report-{args.rounds - 1}").items():
             print(f"  {name}: {mib(value) if 'bytes' in name or '.' in name or 'largest' in name else value}")
 

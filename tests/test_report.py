@@ -8,11 +8,14 @@ import html
 import json
 import os
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from grader import lesson_index, report
 from grader.check import Verdict
 from grader.cli import main
 from grader.grade import CellOutcome
@@ -396,3 +399,77 @@ def test_a_rewritten_missing_record_is_shown_as_text(tmp_path):
     assert "<script" not in text and "http://" not in text and "](" not in table.replace("\\](", "")
     row = next(line for line in table.splitlines() if "org/team" in line)
     assert len(re.findall(r"(?<!\\)\|", row)) == 4  # the student's pipe does not split a cell
+
+
+# -- the report without torch, and reading results.json --------------------------------------------------------------
+
+
+def test_the_lesson_index_is_the_live_catalogue():
+    """grader/lesson_index_data.py, which the report reads instead of the catalogue's modules (they import torch), is
+    written from the sources as they are: after a change to a property, run python -m grader.lesson_index --write."""
+    stored = lesson_index.stored()
+    assert stored is not None, "grader/lesson_index_data.py is missing: python -m grader.lesson_index --write"
+    index, fingerprint = stored
+    assert index == lesson_index.live(), "the catalogue changed: python -m grader.lesson_index --write"
+    assert fingerprint == lesson_index.fingerprint(), "its sources changed: python -m grader.lesson_index --write"
+    assert list(index.properties) == list(CATALOGUE) and list(index.topics) == list(TOPICS)
+
+
+def test_a_stale_index_gives_way_to_the_live_catalogue(monkeypatch, capsys):
+    monkeypatch.setattr(lesson_index, "fingerprint", lambda: "changed since")
+    lesson_index.load.cache_clear()
+    try:
+        assert lesson_index.load() == lesson_index.live()
+        assert "python -m grader.lesson_index --write" in capsys.readouterr().err
+    finally:
+        lesson_index.load.cache_clear()
+
+
+def test_the_report_imports_neither_torch_nor_hypothesis(graded_class, tmp_path):
+    """propgrade report on a class, in a fresh process: only the command line's own imports may bring torch in."""
+    out, _, _ = graded_class
+    code = (
+        "import sys; from pathlib import Path; from grader.report import write_class_report;"
+        "write_class_report([Path(sys.argv[1])], Path(sys.argv[2]));"
+        "print(sorted(m for m in ('torch', 'hypothesis', 'reference', 'grader.properties', 'grader.check') if m in sys.modules))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    run = subprocess.run([sys.executable, "-c", code, str(out), str(tmp_path)], capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]" and "lesson_index" not in run.stderr  # nor a stale index, which would read the catalogue
+    assert (tmp_path / "report.html").read_text().count('<section class="student"') == 4
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1}',
+        '{"a": NaN, "b": Infinity}',
+        '{"a": 123456789012345678901234567890, "b": -9223372036854775809, "c": 18446744073709551616}',
+        '{"a": "\\ud800", "b": "x\\u0000y"}',
+        '{"a": 0.0037030368112027645, "b": 1e400, "c": -0.0, "d": 5e-324}',
+        '{"seed": 1234567890123456789012, "id": "abc1234567890123456789"}',
+        '{"a": 1, "a": 2}',
+    ],
+)
+def test_results_are_read_as_the_json_module_reads_them(text):
+    """orjson, where it is installed, reads most files; where it would read one otherwise (a NaN, a lone surrogate, an
+    integer beyond 64 bits, which it makes a float), the json module does."""
+    expected, got = json.loads(text), report.parse_json(text.encode())
+    assert repr(got) == repr(expected) and [type(v) for v in got.values()] == [type(v) for v in expected.values()]
+
+
+def test_unreadable_results_are_warned_about_in_the_words_of_a_text_read(tmp_path, capsys):
+    write(result("alice"), tmp_path)
+    (tmp_path / "crlf").mkdir()
+    (tmp_path / "crlf" / "results.json").write_bytes(b'{\r\n"score": 1,\r\n"tests": [')
+    (tmp_path / "latin1").mkdir()
+    (tmp_path / "latin1" / "results.json").write_bytes(b'{"score": "\xe9"}')
+    write_class_report([tmp_path], tmp_path / "report")
+    warnings = capsys.readouterr().err
+    for name in ("crlf", "latin1"):
+        path = tmp_path / name / "results.json"
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as error:
+            assert f"skipped {path}: {error}" in warnings
