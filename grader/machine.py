@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from grader.messages import Message, say
 
 MIB = 1 << 20
-# Measured (README, "Speed"): controller, fork server and one worker grading
-# submissions/correct/lesson_style.ipynb peaked at NEEDED_RESIDENT in a memory cgroup
-# (page cache included), and the largest of them mapped NEEDED_ADDRESS_SPACE.
-NEEDED_RESIDENT = 800 * MIB
+# Measured (README, "Speed"; benchmarks/cold.py --memory-limit): controller, fork server, one worker
+# and the clean reader grading submissions/correct/lesson_style.ipynb hold 556 MiB of anonymous memory
+# at their peak (no reclaim gives it back) and got full marks in a 600 MiB memory cgroup, page cache
+# from cold included; NEEDED_RESIDENT leaves a margin over that. The largest of them maps
+# NEEDED_ADDRESS_SPACE.
+NEEDED_RESIDENT = 640 * MIB
 NEEDED_ADDRESS_SPACE = 2048 * MIB
 UNLIMITED = 1 << 60  # cgroups write "max" or a page-rounded 2**63 for no limit
 
@@ -107,6 +109,22 @@ def address_space_limit() -> MemoryLimit | None:
 def too_small() -> list[MemoryLimit]:
     """The machine's limits that leave propgrade itself less than it needs."""
     return [limit for limit in (cgroup_limit(), address_space_limit()) if limit is not None and limit.bytes < limit.needed]
+
+
+OOM_SCORE_ADJ = 500  # the fork server and everything forked from it: the OOM killer's first choice before the controller
+
+
+def oom_first(pid: int, adjustment: int = OOM_SCORE_ADJ) -> bool:
+    """Make ``pid`` (a process of ours: the fork server, a worker) the kernel's first choice, ahead of this
+    controller, when the machine's or the cgroup's memory runs out. Only the controller can say why a
+    submission was not graded; killed, it leaves no result at all. The value is inherited by what ``pid``
+    forks, and only raised, which needs no privilege; False where the kernel has no such setting."""
+    try:
+        with open(f"/proc/{pid}/oom_score_adj", "w") as f:
+            f.write(str(adjustment))
+        return True
+    except OSError:
+        return False
 
 
 def oom_kills() -> int:

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 CGROUP_ROOT = "/sys/fs/cgroup"
+CAP_SLACK = 1 << 20  # a peak this close to the cap reached it (charges are made in batches of pages)
 
 
 def _mounts() -> dict[str, str]:
@@ -147,12 +148,34 @@ class Cgroups:
         return 0
 
     def out_of_memory(self) -> bool:
-        """The kernel killed inside the worker's cgroup because the memory cap was reached."""
+        """The kernel killed inside the worker's cgroup because the worker's own memory cap was reached.
+
+        A kill for a limit above it (the grading machine's, a container's) is counted in the victim's
+        cgroup too, but the cap itself was not reached: that is the machine running out, not the worker."""
+        killed = False
         for hierarchy, name in (("unified", "memory.events"), ("memory", "memory.oom_control")):
             for line in _read(os.path.join(self.dirs.get(hierarchy, "/nonexistent"), name)).splitlines():
                 key, _, value = line.partition(" ")
                 if key == "oom_kill" and value.strip().isdigit() and int(value) > 0:
-                    return True
+                    killed = True
+        return killed and self.reached_cap()
+
+    def reached_cap(self) -> bool:
+        """Whether the worker's memory use ever reached its own cap: v2 ``memory.events`` max, v1
+        ``memory.failcnt``, or the recorded peak at the cap (kernels that no longer count v1 failures).
+        Killed for a smaller limit above it, the worker's cgroup stays short of its own cap."""
+        for line in _read(os.path.join(self.dirs.get("unified", "/nonexistent"), "memory.events")).splitlines():
+            key, _, value = line.partition(" ")
+            if key == "max" and value.strip().isdigit() and int(value) > 0:
+                return True
+        failures = _read(os.path.join(self.dirs.get("memory", "/nonexistent"), "memory.failcnt")).strip()
+        if failures.isdigit() and int(failures) > 0:
+            return True
+        for hierarchy, peak_file, cap_file in (("unified", "memory.peak", "memory.max"), ("memory", "memory.max_usage_in_bytes", "memory.limit_in_bytes")):
+            directory = self.dirs.get(hierarchy, "/nonexistent")
+            peak, cap = _read(os.path.join(directory, peak_file)).strip(), _read(os.path.join(directory, cap_file)).strip()
+            if peak.isdigit() and cap.isdigit() and int(peak) >= int(cap) - CAP_SLACK:
+                return True
         return False
 
     def remove(self) -> None:
