@@ -125,6 +125,19 @@ def _answer_reads(channel: socket.socket, uid: int | None) -> None:
         channel.sendall(wire.framed(frame))
 
 
+def forked_reader(fd: int, uid: int | None) -> None:
+    """In a child just forked from the fork server for one submission: answer its reads, then exit."""
+    code = 0
+    try:
+        from grader import remote, wire  # noqa: F401 - before the child drops privileges (load_weights uses them)
+
+        _answer_reads(socket.socket(fileno=fd), uid)
+    except BaseException:  # noqa: BLE001 - the controller sees no answer and says so
+        code = 70
+    finally:
+        os._exit(code)
+
+
 def serve(control_fd: int) -> None:
     """The reader server: one forked child per submission, answering that submission's reads only."""
     import torch
@@ -172,11 +185,20 @@ class CleanReader:
     _lock = threading.Lock()
 
     def __init__(self):
+        from grader.machine import oom_first
+        from grader.workermanage import _CHILDREN_LOCK, LIVE_WORKERS, ForkServer, fork_server_wanted
+
+        self.owner: str | None = None
+        self.child: socket.socket | None = None
+        self.pid: int | None = None
+        self.server: ForkServer | None = None
+        if fork_server_wanted():  # readers are forked where the workers are: no third interpreter importing torch
+            self.server = ForkServer.shared()
+            self.process = self.server.process
+            return
         self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_grader_root(), os.environ.get("PYTHONPATH")])),
                    OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        from grader.workermanage import _CHILDREN_LOCK, LIVE_WORKERS
-
         with _CHILDREN_LOCK:  # registered as ours, so that ending a worker never takes it for that worker's orphan
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "grader.clean_reader", str(theirs.fileno())],
@@ -184,22 +206,28 @@ class CleanReader:
                 cwd=_grader_root(), env=env, start_new_session=True,
             )
             LIVE_WORKERS.add(self.process.pid)
+        oom_first(self.process.pid)
         theirs.close()
-        self.owner: str | None = None
-        self.child: socket.socket | None = None
-        self.pid: int | None = None
 
     @classmethod
     def shared(cls) -> "CleanReader":
         with cls._lock:
-            if cls._shared is None or cls._shared.process.poll() is not None:
+            if cls._shared is None or cls._shared.process.poll() is not None or not cls._shared._server_current():
                 cls._shared = cls()
             return cls._shared
+
+    def _server_current(self) -> bool:
+        """False once the fork server this reader forks from has been replaced (it was found dead)."""
+        from grader.workermanage import ForkServer
+
+        return self.server is None or ForkServer._shared is self.server
 
     def read(self, data: bytes, owner: str, seconds: float = READ_SECONDS) -> dict:
         """``load_weights(data)`` computed in ``owner``'s reader child; an ``error`` reply if it gives no answer in time."""
         from grader import wire
+        from grader.machine import oom_kills
 
+        kills = oom_kills()
         with self._lock, tempfile.TemporaryFile() as source:
             source.write(data)
             source.flush()
@@ -212,6 +240,8 @@ class CleanReader:
                 frame = None
             if frame is None:
                 self._end_child()
+                if oom_kills() > kills:  # the machine ran out (the reader may be what the kernel ended): not the file's answer
+                    raise OSError("the clean reader gave no answer while the kernel's OOM killer acted")
                 return {"error": {"type": "ReaderFailed", "message": "the file could not be read in time or within the reader's limits"}}
             return wire.decode(frame)
 
@@ -220,8 +250,14 @@ class CleanReader:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         uid = 100_000 + secrets.randbelow(1_000_000_000)
         try:
-            socket.send_fds(self.control, [json.dumps({"uid": uid}).encode()], [theirs.fileno()])
-            self.pid = json.loads(self.control.recv(4096))["pid"]
+            if self.server is not None:
+                self.pid = self.server.reader([theirs.fileno()], uid)
+            else:
+                socket.send_fds(self.control, [json.dumps({"uid": uid}).encode()], [theirs.fileno()])
+                self.pid = json.loads(self.control.recv(4096))["pid"]
+        except BaseException:
+            mine.close()
+            raise
         finally:
             theirs.close()
         self.child, self.owner = mine, owner
@@ -231,6 +267,11 @@ class CleanReader:
             self.child.close()
         if self.pid is not None:
             _kill(self.pid)
+            if self.server is not None:  # the fork server's child: it reaps it when asked
+                try:
+                    self.server.status(self.pid, wait=True)
+                except OSError:
+                    pass
         self.child = self.pid = self.owner = None
 
 

@@ -790,6 +790,10 @@ def zygote(control_fd: int) -> None:
     single_threaded()
     warm_up()
     _GRADER_MODULES = grader_modules()
+    import gc
+
+    gc.collect()
+    gc.freeze()  # what is here now is never collected again: a worker's collections do not copy its pages
     control = socket.socket(fileno=control_fd)
     codes: dict[int, int] = {}
     kept: dict[tuple, list[str]] = {}
@@ -817,6 +821,19 @@ def zygote(control_fd: int) -> None:
                 finally:
                     sys.stdout.flush()
                     os._exit(code)
+            for fd in fds:
+                os.close(fd)
+            control.send(json.dumps({"pid": pid}).encode())
+        elif request["op"] == "reader":  # a clean reader (grader/clean_reader.py): forked here, where no student code ran
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    control.close()
+                    from grader.clean_reader import forked_reader
+
+                    forked_reader(fds[0], request.get("uid"))  # never returns
+                finally:
+                    os._exit(70)
             for fd in fds:
                 os.close(fd)
             control.send(json.dumps({"pid": pid}).encode())

@@ -33,6 +33,7 @@ from pathlib import Path
 from grader import remote, wire
 from grader.sandbox.cgroups import Cgroups
 from grader.sandbox.scratch import SCRATCH_BYTES, mount_scratch, unmount_scratch
+from grader.machine import oom_first
 from grader.messages import say
 from grader.outcomes import WorkerLost
 from grader.sandbox.staging import Staged, stage
@@ -120,6 +121,7 @@ class ForkServer:
                 start_new_session=True,
             )
             LIVE_WORKERS.add(self.process.pid)
+        oom_first(self.process.pid)  # before it forks anything: its workers and readers inherit it
         theirs.close()
         self.socket = ours
 
@@ -146,6 +148,11 @@ class ForkServer:
 
     def status(self, pid: int, wait: bool) -> int | None:
         return self._ask({"op": "status", "pid": pid, "wait": wait})["code"]
+
+    def reader(self, fds: list[int], uid: int | None) -> int:
+        """Fork a clean reader (``grader.clean_reader.forked_reader``) answering on ``fds[0]``: a child of this
+        server, which never runs student code, so no third interpreter imports torch for one grade."""
+        return self._ask({"op": "reader", "uid": uid}, fds)["pid"]
 
 
 class ForkedProcess:
@@ -415,6 +422,7 @@ class Worker:
                     start_new_session=True,
                 )
                 LIVE_WORKERS.add(self.process.pid)
+            oom_first(self.process.pid)
         os.close(request_read)
         os.close(reply_write)
         os.set_blocking(self._request_write, False)
