@@ -3,6 +3,7 @@ machine failed is "grader_failed", never the student's "crashed" and 0 points.""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -127,10 +128,15 @@ def test_propgrade_grade_exits_3_when_the_grader_failed(tmp_path, monkeypatch, c
 def test_the_gradescope_run_warns_too(tmp_path, monkeypatch, capsys):
     import grader.gradescope
 
-    fake_hierarchy(tmp_path, monkeypatch, "unified", {"course/student/memory.max": f"{768 * MIB}\n"})
+    fake_hierarchy(tmp_path, monkeypatch, "unified", {"course/student/memory.max": f"{512 * MIB}\n"})
     monkeypatch.setattr(grader.gradescope, "autograde", lambda *args: None)
     assert grader.gradescope.main(["--submission", str(tmp_path), "--results", str(tmp_path), "--assignment", str(tmp_path / "a.toml")]) == 0
-    assert "768 MiB" in capsys.readouterr().err  # Gradescope's default container is below what propgrade needs
+    assert "512 MiB" in capsys.readouterr().err  # a container set below what propgrade needs
+
+
+def test_gradescopes_default_container_is_enough():
+    """768 MB, Gradescope's default: no warning (the real thing, under a cgroup, is tested below)."""
+    assert machine.NEEDED_RESIDENT <= 768 * MIB
 
 
 def real_memory_cgroup(limit: int) -> Path | None:
@@ -165,3 +171,89 @@ def test_a_process_in_a_small_memory_cgroup_is_warned(tmp_path):
         assert f"[{384 * MIB}]" in run.stdout and "384 MiB" in run.stderr and "Autograder Settings" in run.stderr
     finally:
         folder.rmdir()
+
+
+def _limit_file(folder: Path) -> str:
+    return "memory.limit_in_bytes" if (folder / "memory.limit_in_bytes").exists() else "memory.max"
+
+
+def _remove_tree(folder: Path) -> None:
+    for child in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        child.rmdir()
+    folder.rmdir()
+
+
+def _allocate_in(folder: Path, mib: int) -> int:
+    """Run a process in ``folder``'s cgroup that touches ``mib`` MiB; its exit code (-9 when the OOM killer took it)."""
+    touch = f"b = bytearray({mib} << 20)\nb[::4096] = b'x' * len(b[::4096])"
+    return subprocess.run([sys.executable, "-c", touch], preexec_fn=lambda: (folder / "cgroup.procs").write_text(str(os.getpid())), timeout=120).returncode
+
+
+def test_a_worker_killed_for_a_limit_above_its_own_cap_did_not_exceed_its_cap():
+    """The machine's limit (a container's) smaller than the worker's cap: the kernel counts the kill in the
+    victim's own cgroup too, but that is the machine running out, never "memory cap exceeded" for the student."""
+    from grader.sandbox.cgroups import Cgroups
+
+    machine_limit = real_memory_cgroup(128 * MIB)
+    if machine_limit is None:
+        pytest.skip("no writable memory cgroup here (needs root or a delegated cgroup)")
+    try:
+        hierarchy = "memory" if _limit_file(machine_limit) == "memory.limit_in_bytes" else "unified"
+        if hierarchy == "unified":
+            (machine_limit / "cgroup.subtree_control").write_text("+memory")
+        roomy, tight = machine_limit / "roomy", machine_limit / "tight"
+        for folder, cap in ((roomy, 1 << 30), (tight, 64 * MIB)):
+            folder.mkdir()
+            (folder / _limit_file(folder)).write_text(str(cap))
+        assert _allocate_in(roomy, 256) == -signal.SIGKILL
+        assert not Cgroups(dirs={hierarchy: str(roomy)}).out_of_memory()
+        assert _allocate_in(tight, 256) == -signal.SIGKILL
+        assert Cgroups(dirs={hierarchy: str(tight)}).out_of_memory()
+    finally:
+        _remove_tree(machine_limit)
+
+
+def _grade_in_cgroup(folder: Path, tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
+    run = subprocess.run(
+        [sys.executable, "-m", "grader.cli", "grade", *args, "--out", str(tmp_path / "out"), "-j", "1"],
+        capture_output=True, text=True, timeout=900, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        preexec_fn=lambda: (folder / "cgroup.procs").write_text(str(os.getpid())),
+    )
+    found = list((tmp_path / "out").glob("*/results.json"))
+    return run, (json.loads(found[0].read_text()) if found else {})
+
+
+@pytest.mark.slow
+def test_a_grade_in_a_memory_cgroup_too_small_for_propgrade_is_not_gradable_and_says_why(tmp_path):
+    """The whole tree (controller, fork server, worker) in a real 300 MiB cgroup: the kernel ends a process of
+    the fork server's (they go first, ``machine.oom_first``), the controller survives to say so, and nothing is
+    charged to the student."""
+    folder = real_memory_cgroup(300 * MIB)
+    if folder is None:
+        pytest.skip("no writable memory cgroup here (needs root or a delegated cgroup)")
+    try:
+        run, result = _grade_in_cgroup(folder, tmp_path, str(ROOT / "submissions" / "correct" / "modern_module.py"),
+                                       "--assignment", str(ROOT / "tests" / "assignments" / "quick.toml"), "--profile", "ci")
+    finally:
+        _remove_tree(folder)
+    assert run.returncode == GRADER_FAILED, (run.returncode, run.stderr[-2000:])
+    assert "300 MiB" in run.stderr and "Autograder Settings" in run.stderr  # warned before grading
+    assert result["extra_data"]["propgrade"]["status"] == "grader_failed" and result["score"] == result["max_score"] == 0
+    assert "ran out of memory" in result["output"] and "300 MiB" in result["output"] and "Autograder Settings" in result["output"]
+    assert {t["extra_data"]["verdict"] for t in result["tests"]} == {"skipped"}
+
+
+@pytest.mark.slow
+def test_the_lesson_notebook_is_graded_in_full_within_gradescopes_768_mb(tmp_path):
+    """Gradescope's default container: controller, fork server, worker and clean reader together within
+    768 MiB, the lesson's notebook (training, plots, saved parameters) getting full marks, nothing crashed."""
+    folder = real_memory_cgroup(768 * MIB)
+    if folder is None:
+        pytest.skip("no writable memory cgroup here (needs root or a delegated cgroup)")
+    try:
+        run, result = _grade_in_cgroup(folder, tmp_path, str(ROOT / "submissions" / "correct" / "lesson_style.ipynb"), "--profile", "ci")
+    finally:
+        _remove_tree(folder)
+    assert run.returncode == 0, (run.returncode, run.stderr[-2000:])
+    assert result["extra_data"]["propgrade"]["status"] == "graded"
+    assert result["score"] == result["max_score"] > 0, [t["output"] for t in result["tests"] if t["score"] < t["max_score"]]
