@@ -9,23 +9,32 @@ is printed with them):
 * ``propgrade check`` of the notebook: the first run of this benchmark (page cache as it was) and the
   later ones (files cached by the first), each a fresh process;
 * the largest resident size of any process of each run (``getrusage`` of children), and how many
-  torch threads the ``propgrade`` process runs.
+  torch threads the ``propgrade`` process runs;
+* where a memory cgroup can be made here (root, or a delegated cgroup), the memory of the whole tree
+  of each run (controller, fork server, workers, the clean reader): the cgroup's peak, page cache
+  charged to it included (only what this run read first: files already cached elsewhere are not
+  charged), and the peak of its anonymous memory, sampled (what no reclaim can give back).
+  ``--memory-limit MIB`` runs every propgrade command under that limit and prints each result's
+  status (a Gradescope container has 768 MB).
 
 The other figures come from their own commands, named at the end (class throughput, report scale,
 worker start, the in-notebook checker).
 
-    .venv/bin/python benchmarks/cold.py [--rounds 3] [--profile default]
+    .venv/bin/python benchmarks/cold.py [--rounds 3] [--profile default] [--memory-limit MIB]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,20 +58,106 @@ OTHERS = [
 ]
 
 
-def measured(command: list[str], cwd: Path) -> tuple[float, int]:
-    """Wall seconds and the largest resident bytes of any process of ``command`` (run in a child of its own,
-    so that getrusage covers this command alone)."""
+MIB = 1 << 20
+
+
+@dataclass
+class Run:
+    seconds: float
+    largest: int  # bytes: the largest resident size of one process
+    tree: int | None = None  # bytes: the memory cgroup's peak for the whole tree, page cache charged to it included
+    tree_anon: int | None = None  # bytes: the sampled peak of the tree's anonymous memory
+    status: str = ""  # the result's status, for propgrade grade
+
+
+class TreeMemory:
+    """A memory cgroup of its own for one run, a child of this process's (v2 or v1), where this machine lets
+    us make one: every process the run starts is charged to it, whatever it forks or sets up below it."""
+
+    def __init__(self, limit: int | None = None):
+        sys.path.insert(0, str(ROOT))
+        from grader import machine
+
+        self.folder: Path | None = None
+        self.hierarchy = ""
+        for hierarchy, path in machine._cgroup_paths():
+            point = machine._mount_points().get(hierarchy)
+            if point is None:
+                continue
+            folder = Path(point, path.lstrip("/"), f"propgrade-bench-{os.getpid()}-{time.monotonic_ns()}")
+            try:
+                folder.mkdir()
+                if limit:
+                    (folder / ("memory.max" if hierarchy == "unified" else "memory.limit_in_bytes")).write_text(str(limit))
+                if not (folder / ("memory.peak" if hierarchy == "unified" else "memory.max_usage_in_bytes")).exists():
+                    raise OSError("no peak recorded here")
+            except OSError:
+                if folder.is_dir():
+                    folder.rmdir()
+                continue
+            self.folder, self.hierarchy = folder, hierarchy
+            break
+        self.anon = 0
+        self._done = threading.Event()
+
+    def enter(self) -> None:
+        """In the child, before it runs the command."""
+        if self.folder is not None:
+            (self.folder / "cgroup.procs").write_text(str(os.getpid()))
+
+    def _read(self, name: str) -> str:
+        try:
+            return (self.folder / name).read_text()
+        except OSError:
+            return ""
+
+    def _sample(self) -> None:
+        key = "anon" if self.hierarchy == "unified" else "total_rss"
+        while not self._done.wait(0.1):
+            for line in self._read("memory.stat").splitlines():
+                name, _, value = line.partition(" ")
+                if name == key and value.strip().isdigit():
+                    self.anon = max(self.anon, int(value))
+
+    def __enter__(self) -> "TreeMemory":
+        if self.folder is not None:
+            threading.Thread(target=self._sample, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        peak = self._read("memory.peak" if self.hierarchy == "unified" else "memory.max_usage_in_bytes").strip()
+        self.peak = int(peak) if peak.isdigit() else None
+        if self.folder is not None:
+            for _ in range(100):  # its processes are gone; the kernel may take a moment to let it go
+                try:
+                    self.folder.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+
+
+def measured(command: list[str], cwd: Path, limit: int | None = None) -> Run:
+    """Wall seconds and memory of ``command`` (run in a child of its own, so that getrusage covers this
+    command alone, in a memory cgroup of its own where one can be made)."""
     probe = (
         "import resource, subprocess, sys, time;"
         "t = time.perf_counter();"
         "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode;"
         "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)"
     )
-    run = subprocess.run([sys.executable, "-c", probe, *command], cwd=cwd, env=ENV, capture_output=True, text=True, check=True, timeout=3600)
+    with TreeMemory(limit) as tree:
+        run = subprocess.run([sys.executable, "-c", probe, *command], cwd=cwd, env=ENV, capture_output=True, text=True, check=True, timeout=3600,
+                             preexec_fn=tree.enter)
     seconds, peak_kib, code = run.stdout.split()
-    if int(code) not in (0, 1):  # check exits 1 when something failed; anything else is a broken run
+    if int(code) not in (0, 1) and not (limit and int(code) == 3):  # check exits 1 when something failed, grade 3 when the grader did
         raise SystemExit(f"{' '.join(command)} exited {code}")
-    return float(seconds), int(peak_kib) * 1024
+    status = ""
+    for results in cwd.glob("out/*/results.json"):
+        record = json.loads(results.read_text())
+        extra = record.get("extra_data", {}).get("propgrade", {})
+        status = f"{extra.get('status', '?')} {record.get('score', 0):g}/{record.get('max_score', 0):g}"
+    return Run(float(seconds), int(peak_kib) * 1024, tree.peak, tree.anon or None, status)
 
 
 def plain(path: Path, scratch: Path) -> list[str]:
@@ -79,24 +174,35 @@ def check(path: Path, scratch: Path, profile: str, device: str) -> list[str]:
     return [sys.executable, "-m", "grader.cli", "check", str(path), "--device", device]
 
 
-def rounds(make, path: Path, count: int, *extra) -> list[tuple[float, int]]:
+def rounds(make, path: Path, count: int, *extra, limit: int | None = None) -> list[Run]:
     found = []
     for _ in range(count):
         with tempfile.TemporaryDirectory() as scratch:
-            found.append(measured(make(path, Path(scratch), *extra), Path(scratch)))
+            found.append(measured(make(path, Path(scratch), *extra), Path(scratch), limit))
     return found
 
 
-def median(runs: list[tuple[float, int]]) -> float:
-    return statistics.median(seconds for seconds, _ in runs)
+def median(runs: list[Run]) -> float:
+    return statistics.median(run.seconds for run in runs)
 
 
-def peak(runs: list[tuple[float, int]]) -> str:
-    return f"{max(p for _, p in runs) / 2**20:.0f} MiB"
+def peak(runs: list[Run]) -> str:
+    """The largest process, and the whole tree where a memory cgroup measured it."""
+    text = f"largest process {max(run.largest for run in runs) / MIB:.0f} MiB"
+    trees = [run.tree for run in runs if run.tree is not None]
+    anon = [run.tree_anon for run in runs if run.tree_anon is not None]
+    if trees:
+        text += f"; whole tree {max(trees) / MIB:.0f} MiB (memory cgroup peak, page cache included)"
+    if anon:
+        text += f", {max(anon) / MIB:.0f} MiB anonymous"
+    statuses = sorted({run.status for run in runs if run.status})
+    if statuses:
+        text += f"; results: {', '.join(statuses)}"
+    return text
 
 
-def listed(runs: list[tuple[float, int]]) -> str:
-    return ", ".join(f"{seconds:.1f}" for seconds, _ in runs)
+def listed(runs: list[Run]) -> str:
+    return ", ".join(f"{run.seconds:.1f}" for run in runs)
 
 
 def torch_threads() -> str:
@@ -111,18 +217,30 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", default="default")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where propgrade's workers compute (benchmarks/gpu_check.sh passes cuda)")
+    parser.add_argument("--memory-limit", type=int, default=None, metavar="MIB",
+                        help="run each propgrade command in a memory cgroup limited to MIB (where one can be made here: root or delegation)")
     args = parser.parse_args()
+    limit = args.memory_limit * MIB if args.memory_limit else None
+    probe = TreeMemory()
+    measurable = probe.folder is not None
+    probe.__exit__()
+    if limit and not measurable:
+        raise SystemExit("--memory-limit: no memory cgroup can be made here (needs root or a delegated cgroup)")
     print(f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start; "
           f"medians of {args.rounds} rounds, wall seconds (each round)")
     print(f"torch threads in the propgrade process: {torch_threads()} (this machine has {os.cpu_count()} cores)")
+    if measurable:
+        print("memory of each run's whole tree: a memory cgroup of its own" + (f", limited to {args.memory_limit} MiB" if limit else ""))
+    else:
+        print("memory of the whole tree: not measured (no memory cgroup can be made here: needs root or a delegated cgroup)")
     for label, path in (("module", MODULE), ("notebook", NOTEBOOK)):
         base = rounds(plain, path, args.rounds)
-        graded = rounds(grade, path, args.rounds, args.profile, args.device)
+        graded = rounds(grade, path, args.rounds, args.profile, args.device, limit=limit)
         print(f"{label} {path.name}: plain {median(base):.1f} s ({listed(base)}); propgrade grade --profile {args.profile} --device {args.device} "
-              f"{median(graded):.1f} s ({listed(graded)}), {median(graded) / median(base):.1f}x the plain run; largest process {peak(graded)}")
-    first = rounds(check, NOTEBOOK, 1, args.profile, args.device)
-    later = rounds(check, NOTEBOOK, args.rounds, args.profile, args.device)
-    print(f"propgrade check --device {args.device} {NOTEBOOK.name}: first {median(first):.1f} s, then {median(later):.1f} s ({listed(later)}); largest process {peak(first + later)}")
+              f"{median(graded):.1f} s ({listed(graded)}), {median(graded) / median(base):.1f}x the plain run; {peak(graded)}")
+    first = rounds(check, NOTEBOOK, 1, args.profile, args.device, limit=limit)
+    later = rounds(check, NOTEBOOK, args.rounds, args.profile, args.device, limit=limit)
+    print(f"propgrade check --device {args.device} {NOTEBOOK.name}: first {median(first):.1f} s, then {median(later):.1f} s ({listed(later)}); {peak(first + later)}")
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
     print("\nelsewhere:")
     for label, command in OTHERS:
