@@ -219,8 +219,10 @@ try:  # not a dependency: where it is installed, it reads a class's results thre
 except ImportError:  # pragma: no cover - depends on the machine
     orjson = None
 
-_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
-_LONG_NUMBER = b"0" * 19  # 19 digits in a row: perhaps an integer beyond 64 bits, which orjson reads as a float, json as an int
+# Every byte as " ", but digits as "0" and the decimal point as itself: 19 digits after anything but a point may be an
+# integer beyond 64 bits, which orjson reads as a float and the json module as an int (a fraction's digits are no such risk)
+_DIGITS_AS_ZERO = bytes(ord("0") if chr(b).isdigit() and b < 128 else ord(".") if b == ord(".") else ord(" ") for b in range(256))
+_LONG_NUMBER = b" " + b"0" * 19
 
 
 def parse_json(raw: bytes):

@@ -143,3 +143,24 @@ def test_a_class_back_on_one_page_leaves_no_earlier_pages(large_class, tmp_path)
     paths = write_class_report([tmp_path], tmp_path)
     assert "students" not in paths and list((tmp_path / "report-students").iterdir()) == []
     assert '<section class="student" id="s-s0">' in paths["html"].read_text()
+
+
+def test_a_picture_written_directly_has_the_pixels_pillow_would_write():
+    """Boundary pictures are PNGs written by propgrade itself (faster than Pillow): any reader sees the same pixels."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    plane = report.flower_plane()
+    regions = (report.seq_net_outputs(SPLIT_X, plane.grid) > 0).reshape(report.GRID_CELLS, report.GRID_CELLS)
+    uri = report.boundary_png(regions, plane)
+    ours = Image.open(io.BytesIO(base64.b64decode(uri.removeprefix("data:image/png;base64,"))))
+    pixels = np.repeat(np.repeat(regions.astype(np.uint8), 2, axis=0), 2, axis=1)
+    pixels[plane.dots] = 2 + plane.dot_classes
+    pixels[[0, -1], :] = pixels[:, [0, -1]] = report.FRAME
+    pillows = Image.fromarray(pixels, mode="P")
+    pillows.putpalette(report.BOUNDARY_PALETTE)
+    assert np.array_equal(np.asarray(ours.convert("RGB")), np.asarray(pillows.convert("RGB")))
+    assert len(set(np.asarray(ours).ravel().tolist())) == 5  # both regions, both classes' points, the frame
