@@ -152,8 +152,9 @@ def test_gradescope_setup_asks_for_propgrades_torch_requirement_not_this_machine
     from grader import gradescope
 
     assert gradescope.torch_requirement() == "torch>=2.1"
-    script = gradescope.SETUP_SCRIPT.format(torch=gradescope.torch_requirement(), wheel="propgrade.whl")
+    script = gradescope.SETUP_SCRIPT.format(torch=gradescope.torch_requirement(), wheel="propgrade.whl", assignment=gradescope.ASSIGNMENT_NAME)
     assert 'pip install --no-cache-dir "torch>=2.1" --index-url' in script and "torch==" not in script
+    assert "propgrade warm --assignment ./assignment.toml" in script and "|| echo" in script  # the store built once at set-up; a failed warm never fails the image
 
 
 @pytest.mark.slow
