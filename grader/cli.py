@@ -9,24 +9,43 @@ import os
 import sys
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from grader import threads  # first of propgrade's modules: one torch thread, set before torch is imported
-from grader.assignment import Assignment, AssignmentError, load_assignment, rubric_text
-from grader.check import PROFILES
-from grader.grade import Options, grade_many, grading_key
 from grader.load import load_all, shard
 from grader.machine import warn_if_too_small
 from grader.progress import Progress
-from grader.properties import TOPICS, catalogue
 from grader.report import NoResults, write_class_report
 from grader.results import already_graded, previous_record, write_submission
 from grader.score import percent
-from grader.workermanage import GIB, Limits
+
+if TYPE_CHECKING:
+    from grader.assignment import Assignment
+    from grader.workermanage import Limits
+
+# The modules that import torch (grading, the catalogue, assignments) are imported by the commands that
+# need them: `propgrade report` never imports torch (about 3 s and 200 MiB it does not use).
 
 USAGE_ERROR = 2
 GRADER_FAILED = 3  # some submission could not be graded for the grader's own reasons (grader/machine.py)
 
 
+def add_report_arguments(report: argparse.ArgumentParser) -> None:
+    report.add_argument("sources", nargs="+", type=Path, metavar="DIR", help="folders written by propgrade grade --out")
+    report.add_argument("--out", required=True, type=Path, help="where summary.csv, summary.md and report.html go")
+    report.add_argument("--lang", choices=["en", "zh"], default="en")
+
+
+def report_parser_with_arguments() -> argparse.ArgumentParser:
+    report = argparse.ArgumentParser(prog="propgrade report", description="merge graded folders (shards) into one gradebook and class report")
+    add_report_arguments(report)
+    return report
+
+
 def parser() -> argparse.ArgumentParser:
+    from grader.check import PROFILES
+    from grader.workermanage import GIB, Limits
+
     top = argparse.ArgumentParser(prog="propgrade", description="Property-based grading for the multi-layer networks lesson.")
     commands = top.add_subparsers(dest="command", required=True)
 
@@ -50,10 +69,7 @@ def parser() -> argparse.ArgumentParser:
                        help="also write a platform's own result file in DIR/<id>/: classroom50 (result.json, release-body.md), prairielearn (prairielearn/results.json); "
                        "for submissions graded now (add --regrade for those already graded in DIR)")
 
-    report = commands.add_parser("report", help="merge graded folders (shards) into one gradebook and class report")
-    report.add_argument("sources", nargs="+", type=Path, metavar="DIR", help="folders written by propgrade grade --out")
-    report.add_argument("--out", required=True, type=Path, help="where summary.csv, summary.md and report.html go")
-    report.add_argument("--lang", choices=["en", "zh"], default="en")
+    add_report_arguments(commands.add_parser("report", help="merge graded folders (shards) into one gradebook and class report"))
 
     store_arguments(grade)
 
@@ -163,6 +179,7 @@ def _usage(message: str) -> int:
 
 def chosen_limits(args, assignment: Assignment) -> Limits:
     """The assignment's limits, each replaced by its command-line flag where one was given."""
+    from grader.workermanage import GIB
     flags = {
         "call_seconds": args.call_timeout,
         "cell_seconds": args.cell_timeout,
@@ -173,6 +190,8 @@ def chosen_limits(args, assignment: Assignment) -> Limits:
 
 
 def run_grade(args) -> int:
+    from grader.assignment import load_assignment
+    from grader.grade import Options, grade_many, grading_key
     for name in ("jobs", "call_timeout", "cell_timeout", "total_timeout", "memory"):
         value = getattr(args, name)
         if value is not None and value <= 0:
@@ -249,6 +268,7 @@ def run_report(args) -> int:
 
 
 def run_check(args) -> int:
+    from grader.assignment import load_assignment
     from grader.selfcheck import feedback_text, passed_all, print_text, self_check
 
     assignment = load_assignment(args.assignment)
@@ -273,7 +293,8 @@ def run_warm(args) -> int:
 
     import nbformat
 
-    from grader.grade import grade
+    from grader.assignment import load_assignment
+    from grader.grade import Options, grade
     from grader.release import release, solution
 
     assignment = load_assignment(args.assignment)
@@ -300,6 +321,8 @@ def run_warm(args) -> int:
 
 
 def run_assignment(args) -> int:
+    from grader.assignment import load_assignment, rubric_text
+
     print(rubric_text(load_assignment(args.assignment), args.lang))
     return 0
 
@@ -331,6 +354,7 @@ def run_classroom50(args) -> int:
 def run_release(args) -> int:
     import nbformat
 
+    from grader.assignment import load_assignment
     from grader.release import release, solution
 
     paths = release(load_assignment(args.assignment), args.out, args.lang)
@@ -352,6 +376,8 @@ def run_pytest(args) -> int:
 
 
 def run_list(args) -> int:
+    from grader.properties import TOPICS, catalogue
+
     props = catalogue()
     for topic, titles in TOPICS.items():
         members = [p for p in props if p.topic == topic]
@@ -363,7 +389,12 @@ def run_list(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["report"]:  # needs no torch: parsed on its own, so nothing that imports torch is loaded
+        return run_report(report_parser_with_arguments().parse_args(argv[1:]))
     threads.one_thread()
+    from grader.assignment import AssignmentError
+
     args = parser().parse_args(argv)
     try:
         return run_command(args)

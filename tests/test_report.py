@@ -426,17 +426,17 @@ def test_a_stale_index_gives_way_to_the_live_catalogue(monkeypatch, capsys):
 
 
 def test_the_report_imports_neither_torch_nor_hypothesis(graded_class, tmp_path):
-    """propgrade report on a class, in a fresh process: only the command line's own imports may bring torch in."""
+    """propgrade report on a class, in a fresh process, through the command line: torch is never imported."""
     out, _, _ = graded_class
-    code = (
-        "import sys; from pathlib import Path; from grader.report import write_class_report;"
-        "write_class_report([Path(sys.argv[1])], Path(sys.argv[2]));"
+    code = (  # the command itself, as `propgrade report DIR --out OUT` runs it
+        "import sys; from grader.cli import main;"
+        "code = main(['report', sys.argv[1], '--out', sys.argv[2]]);"
         "print(sorted(m for m in ('torch', 'hypothesis', 'reference', 'grader.properties', 'grader.check') if m in sys.modules))"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     run = subprocess.run([sys.executable, "-c", code, str(out), str(tmp_path)], capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "[]" and "lesson_index" not in run.stderr  # nor a stale index, which would read the catalogue
+    assert run.stdout.strip().splitlines()[-1] == "[]" and "lesson_index" not in run.stderr  # nor a stale index, which would read the catalogue
     assert (tmp_path / "report.html").read_text().count('<section class="student"') == 4
 
 
