@@ -18,7 +18,6 @@ import os
 import queue
 import secrets
 import select
-import socket
 import shutil
 import signal
 import subprocess
@@ -33,6 +32,7 @@ from pathlib import Path
 from grader import remote, wire
 from grader.sandbox.cgroups import Cgroups
 from grader.sandbox.scratch import SCRATCH_BYTES, mount_scratch, unmount_scratch
+from grader.forkserver import _CHILDREN_LOCK, LIVE_WORKERS, ForkServer, fork_server_wanted  # noqa: F401 - used here and re-exported
 from grader.machine import oom_first
 from grader.messages import say
 from grader.outcomes import WorkerLost
@@ -42,8 +42,6 @@ from grader.subject import unwrap
 MAX_REPLY_BYTES = 1 << 30
 GIB = 1 << 30
 PR_SET_CHILD_SUBREAPER = 36
-LIVE_WORKERS: set[int] = set()
-_CHILDREN_LOCK = threading.Lock()  # no orphan hunt while a worker is being started and registered
 
 
 def grader_directories() -> list[str]:
@@ -79,80 +77,6 @@ def sandbox_wanted() -> bool:
 def gpu_devices() -> list[str]:
     """The device nodes a worker computing on CUDA needs inside its private /dev."""
     return sorted(str(p) for p in Path("/dev").glob("nvidia*")) if os.path.isdir("/dev") else []
-
-
-def fork_server_wanted() -> bool:
-    """Fork workers from a warm server on Linux (PROPGRADE_FORKSERVER=0 turns it off)."""
-    return sys.platform == "linux" and hasattr(socket, "send_fds") and os.environ.get("PROPGRADE_FORKSERVER", "1") != "0"
-
-
-class ForkServer:
-    """A process that has imported torch once and forks a fresh worker per submission.
-
-    One per grading process, started on first use; its children are the
-    workers, each still a process of its own, discarded after its submission.
-    """
-
-    _shared: "ForkServer | None" = None
-    _lock = threading.Lock()
-
-    def __init__(self):
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONHASHSEED": "0",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-            "OPENBLAS_NUM_THREADS": "1",
-            "MPLBACKEND": "Agg",
-            "LANG": "C.UTF-8",
-        }
-        for name in ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES"):
-            if name in os.environ:
-                env[name] = os.environ[name]
-        with _CHILDREN_LOCK:
-            self.process = subprocess.Popen(
-                [sys.executable, "-I", "-u", remote.__file__, "--zygote", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-                cwd="/",
-                env=env,
-                start_new_session=True,
-            )
-            LIVE_WORKERS.add(self.process.pid)
-        oom_first(self.process.pid)  # before it forks anything: its workers and readers inherit it
-        theirs.close()
-        self.socket = ours
-
-    @classmethod
-    def shared(cls) -> "ForkServer":
-        with cls._lock:
-            if cls._shared is None or cls._shared.process.poll() is not None:
-                cls._shared = cls()
-            return cls._shared
-
-    def _ask(self, message: dict, fds: list[int] = ()) -> dict:
-        with self._lock:
-            try:
-                socket.send_fds(self.socket, [json.dumps(message).encode()], list(fds))
-                reply = self.socket.recv(1 << 16)
-            except OSError as error:  # killed (the OOM killer, say): named, so the result can say whose failure it was
-                raise OSError(f"the fork server has gone ({type(error).__name__})") from error
-        if not reply:
-            raise OSError("the fork server has gone")
-        return json.loads(reply)
-
-    def fork(self, workdir: Path, env: dict, fds: list[int], sandbox: dict | None = None) -> int:
-        return self._ask({"op": "fork", "workdir": str(workdir), "env": env, "sandbox": sandbox}, fds)["pid"]
-
-    def status(self, pid: int, wait: bool) -> int | None:
-        return self._ask({"op": "status", "pid": pid, "wait": wait})["code"]
-
-    def reader(self, fds: list[int], uid: int | None) -> int:
-        """Fork a clean reader (``grader.clean_reader.forked_reader``) answering on ``fds[0]``: a child of this
-        server, which never runs student code, so no third interpreter imports torch for one grade."""
-        return self._ask({"op": "reader", "uid": uid}, fds)["pid"]
 
 
 class ForkedProcess:
