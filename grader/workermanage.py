@@ -184,7 +184,7 @@ class Output:
         return text if mark in kept or len(kept) < self._cap else text + "\n[... later output not kept]"
 
     def text(self) -> str:
-        self._thread.join(timeout=1)
+        self._thread.join(timeout=3)  # the worker has ended: its pipe closes at once, but a loaded core may not run the drain thread for a while
         text = self.kept.decode("utf-8", errors="replace")
         if self.total > len(self.kept):
             text += f"\n[... {self.total - len(self.kept)} more bytes of output not kept]"
