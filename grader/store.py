@@ -182,6 +182,16 @@ def default_folder() -> Path | None:
 
 # --- the folder and its seal ---------------------------------------------------------------------
 
+def _owned(info: os.stat_result, name: str, is_kind, kind: str, others: int, may: str) -> None:
+    """``info`` is of the right kind, belongs to this user, and gives other users none of the ``others`` bits."""
+    if not is_kind(info.st_mode):
+        raise Refused(f"{name} is not {kind}")
+    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+        raise Refused(f"{name} belongs to another user")
+    if info.st_mode & others:
+        raise Refused(f"{name} may be {may} by other users")
+
+
 def _private_folder(folder: Path, create: bool) -> None:
     """The folder is this user's and nobody else may write into it; created so when missing."""
     if create:
@@ -195,12 +205,7 @@ def _private_folder(folder: Path, create: bool) -> None:
         info = os.lstat(folder)
     except OSError as error:
         raise Refused(f"{folder}: {error.strerror}") from None
-    if not stat.S_ISDIR(info.st_mode):
-        raise Refused(f"{folder} is not a folder")
-    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
-        raise Refused(f"{folder} belongs to another user")
-    if info.st_mode & 0o022:
-        raise Refused(f"{folder} may be written by other users")
+    _owned(info, str(folder), stat.S_ISDIR, "a folder", 0o022, "written")
 
 
 def _read_private(path: Path, cap: int) -> bytes | None:
@@ -212,13 +217,7 @@ def _read_private(path: Path, cap: int) -> bytes | None:
     except OSError as error:
         raise Refused(f"{path.name}: {error.strerror}") from None
     with os.fdopen(fd, "rb") as file:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise Refused(f"{path.name} is not a regular file")
-        if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
-            raise Refused(f"{path.name} belongs to another user")
-        if info.st_mode & 0o077:
-            raise Refused(f"{path.name} may be read or written by other users")
+        _owned(os.fstat(fd), path.name, stat.S_ISREG, "a regular file", 0o077, "read or written")
         data = file.read(cap + 1)
     if len(data) > cap:
         raise Refused(f"{path.name} is larger than {cap} bytes")
