@@ -544,31 +544,74 @@ def percentile(values: list[float], share: float) -> float:
 # ---- pictures
 
 
-def png_data_uri(figure) -> str:
-    """The figure as an inline PNG, reduced to a 64-colour palette: a quarter of the bytes, the same look."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from PIL import Image
-
-    canvas = FigureCanvasAgg(figure)
-    canvas.draw()
-    picture = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba()).convert("RGB").quantize(64)
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+HISTOGRAM_BANDS = 20  # 5-point bands from 0 to 100; the last one includes 100
+HISTOGRAM_SIZE = (416, 192)  # pixels, as the PNG drawn with matplotlib was (5.2 x 2.4 in at 80 dpi)
+HISTOGRAM_PLOT = (38, 10, 360, 160)  # left, top, width, height of the plot inside it: 18 px a band
 
 
-def histogram_png(percents: list[float]) -> str:
-    """Score histogram in 5-point bands; no words in the image, so no font is needed for Chinese."""
-    from matplotlib.figure import Figure
+def histogram_counts(percents: list[float]) -> list[int]:
+    """How many percents fall in each 5-point band, ``[0, 5)`` up to ``[95, 100]``; a value outside 0 to 100 (or not
+    a number) is in none, as matplotlib's ``hist`` counted them."""
+    counts = [0] * HISTOGRAM_BANDS
+    for value in percents:
+        value = float(value)
+        if 0.0 <= value <= 100.0:  # False for NaN
+            counts[min(int(value // 5.0), HISTOGRAM_BANDS - 1)] += 1
+    return counts
 
-    figure = Figure(figsize=(5.2, 2.4), dpi=80, layout="constrained")
-    axes = figure.add_subplot()
-    axes.hist(percents, bins=range(0, 105, 5), color="#3b6ea5", edgecolor="white")
-    axes.set_xlim(0, 100)
-    axes.xaxis.set_major_formatter("{x:.0f}%")
-    axes.yaxis.get_major_locator().set_params(integer=True)
-    axes.spines[["top", "right"]].set_visible(False)
-    return png_data_uri(figure)
+
+def integer_ticks(most: int, at_most: int = 5) -> list[int]:
+    """Ticks 0, step, 2 step ... up to the first at or above ``most`` (at least 1): the step is the smallest of 1, 2, 5,
+    10, 20, 50 ... that needs no more than ``at_most`` steps."""
+    power = 1
+    while True:
+        for step in (power, 2 * power, 5 * power):
+            steps = -(-most // step)
+            if steps <= at_most:
+                return list(range(0, max(1, steps) * step + 1, step))
+        power *= 10
+
+
+def _n(value: float) -> str:
+    """A coordinate for SVG: a plain decimal number, never ``nan``, ``inf`` or an exponent."""
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite coordinate: {value!r}")
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def histogram_svg(percents: list[float], label: str) -> str:
+    """Score histogram in 5-point bands as inline SVG, written as text (no matplotlib: the report of one submission
+    should not pay for importing it). Only numbers go into it, besides ``label`` (escaped), its accessible name. Each
+    bar carries its band and count (``data-from``, ``data-count``) and a tooltip; no words are drawn, only numbers."""
+    counts = histogram_counts(percents)
+    width, height = HISTOGRAM_SIZE
+    left, top, plot_width, plot_height = HISTOGRAM_PLOT
+    bottom, band = top + plot_height, plot_width / HISTOGRAM_BANDS
+    ticks = integer_ticks(max(counts))
+    scale = plot_height / ticks[-1]
+    bars = []
+    for index, count in enumerate(counts):
+        low = 5 * index
+        bar_height = count * scale
+        bars.append(
+            f'<rect x="{_n(left + index * band)}" y="{_n(bottom - bar_height)}" width="{_n(band)}" height="{_n(bar_height)}"'
+            f' data-from="{low:d}" data-count="{count:d}"><title>{low:d}–{low + 5:d}%: {count:d}</title></rect>'
+        )
+    x_ticks = [(left + p / 100 * plot_width, p) for p in range(0, 101, 20)]
+    y_ticks = [(bottom - t * scale, t) for t in ticks]
+    tick_marks = "".join(f'<line x1="{_n(x)}" y1="{bottom}" x2="{_n(x)}" y2="{bottom + 4}"/>' for x, _ in x_ticks)
+    tick_marks += "".join(f'<line x1="{left - 4}" y1="{_n(y)}" x2="{left}" y2="{_n(y)}"/>' for y, _ in y_ticks)
+    labels = "".join(f'<text x="{_n(x)}" y="{bottom + 16}" text-anchor="middle">{p:d}%</text>' for x, p in x_ticks)
+    labels += "".join(f'<text x="{left - 6}" y="{_n(y)}" dy=".35em" text-anchor="end">{t:d}</text>' for y, t in y_ticks)
+    spines = f'<line x1="{left}" y1="{top}" x2="{left}" y2="{bottom}"/><line x1="{left}" y1="{bottom}" x2="{left + plot_width}" y2="{bottom}"/>'  # no top or right spine
+    return (
+        f'<svg class="histogram" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{esc(label)}">'
+        f"<title>{esc(label)}</title>"
+        f'<g fill="#3b6ea5" stroke="#fff" stroke-width="1">{"".join(bars)}</g>'
+        f'<g stroke="#1f2328" stroke-width="1" shape-rendering="crispEdges">{spines}{tick_marks}</g>'
+        f'<g fill="#1f2328" font-size="11">{labels}</g>'
+        "</svg>"
+    )
 
 
 def seq_net_state(record: dict) -> dict | None:
@@ -861,7 +904,7 @@ $body
 
 
 def report_html(graded: list[Graded], lang: str = "en", layout: Layout | None = None, numbers: ClassNumbers | None = None) -> str:
-    """One self-contained page: images are data: URIs, no script, no external resource; links to
+    """One self-contained page: pictures are data: URIs or inline SVG, no script, no external resource; links to
     students' pages only where ``layout`` puts their feedback there."""
     layout = layout or Layout()
     numbers = numbers or ClassNumbers.of(graded)
@@ -928,7 +971,7 @@ def header_section(graded: list[Graded], lang: str) -> str:
 
 def overview_section(graded: list[Graded], lang: str, numbers: ClassNumbers) -> str:
     """The score histogram beside the pass rate of each topic: the class at a glance."""
-    picture = image(histogram_png([g.percent for g in graded]), heading("histogram", lang))
+    picture = histogram_svg([g.percent for g in graded], heading("histogram", lang))
     figure = element("figure", picture + element("figcaption", esc(heading("histogram_caption", lang))))
     rows = []
     for topic, rates in numbers.rates.items():

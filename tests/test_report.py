@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import csv
 import html
 import json
@@ -12,6 +11,7 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -100,12 +100,57 @@ def test_report_is_self_contained(graded_class):
     assert "http://" not in page and "https://" not in page
 
 
-def test_histogram_is_an_inline_png(graded_class):
+def svg_of(text: str) -> ElementTree.Element:
+    """The first inline <svg> of a page, parsed as XML (well-formed, as inline SVG need not be but this one is)."""
+    match = re.search(r"<svg\b.*?</svg>", text, re.S)
+    assert match, "no svg"
+    return ElementTree.fromstring(match.group(0))
+
+
+def test_histogram_is_inline_svg(graded_class):
+    """The score histogram is SVG written into the page (no picture to decode), named by the section's heading."""
     _, _, page = graded_class
-    images = [attrs for tag, attrs in Tags(page).tags if tag == "img"]
-    assert images, "no image"
-    png = base64.b64decode(images[0]["src"].removeprefix("data:image/png;base64,"))
-    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    overview = re.search(r'<section id="overview">(.*?)</section>', page, re.S).group(1)
+    svg = svg_of(overview)
+    assert svg.get("role") == "img" and svg.get("aria-label") == "Scores" and svg.findtext("title") == "Scores"
+    assert (svg.get("width"), svg.get("height"), svg.get("viewBox")) == ("416", "192", "0 0 416 192")
+    bars = svg.findall("g/rect")
+    assert [int(bar.get("data-from")) for bar in bars] == list(range(0, 100, 5))
+    assert sum(int(bar.get("data-count")) for bar in bars) == 4  # alice, bob, carol, mallory
+    assert "<img" not in overview and "data:image/png" not in overview
+
+
+def test_histogram_counts_percents_in_5_point_bands():
+    """Bands [0, 5) ... [90, 95) and [95, 100] (100 in the last), as matplotlib's hist counted them: a value outside
+    0 to 100, or NaN, is in none. Bar heights follow the counts; the axes are labelled with numbers only."""
+    percents = [0, 4.999, 5, 12.5, 14.999999, 15, 50, 50, 50, 94.99, 95, 99.9, 100, 100, -0.1, 100.5, float("nan")]
+    svg = ElementTree.fromstring(report.histogram_svg(percents, "分数"))
+    bars = svg.findall("g/rect")
+    counts = {int(bar.get("data-from")): int(bar.get("data-count")) for bar in bars}
+    expected = dict.fromkeys(range(0, 100, 5), 0) | {0: 2, 5: 1, 10: 2, 15: 1, 50: 3, 90: 1, 95: 4}
+    assert counts == expected
+    assert svg.get("aria-label") == "分数" and svg.findtext("title") == "分数"
+    assert [bar.findtext("title") for bar in bars][-1] == "95–100%: 4"
+    heights = {int(bar.get("data-from")): float(bar.get("height")) for bar in bars}
+    assert heights[95] == pytest.approx(4 * heights[5]) and heights[5] > 0 and heights[20] == 0
+    for bar in bars:  # each bar stands on the x axis: y + height is the same for all
+        assert float(bar.get("y")) + float(bar.get("height")) == pytest.approx(float(bars[0].get("y")) + float(bars[0].get("height")))
+    assert {bar.get("x") for bar in bars} == {str(38 + 18 * i) for i in range(20)}
+    labels = [text.text for text in svg.iter("text")]
+    assert labels[:6] == ["0%", "20%", "40%", "60%", "80%", "100%"] and labels[6:] == ["0", "1", "2", "3", "4"]
+    group = svg.find("g")
+    assert (group.get("fill"), group.get("stroke")) == ("#3b6ea5", "#fff")
+
+
+@pytest.mark.parametrize("most, ticks", [(0, [0, 1]), (1, [0, 1]), (5, [0, 1, 2, 3, 4, 5]), (7, [0, 2, 4, 6, 8]), (11, [0, 5, 10, 15]), (2000, [0, 500, 1000, 1500, 2000])])
+def test_histogram_y_ticks_are_integers(most, ticks):
+    assert report.integer_ticks(most) == ticks
+
+
+def test_an_empty_histogram_is_still_a_picture():
+    svg = ElementTree.fromstring(report.histogram_svg([], "Scores"))
+    assert {bar.get("data-count") for bar in svg.findall("g/rect")} == {"0"}
+    assert all(re.fullmatch(r"-?\d+(\.\d+)?", value) for el in svg.iter() for name, value in el.attrib.items() if name in ("x", "y", "width", "height", "x1", "y1", "x2", "y2"))
 
 
 def test_pass_rates_are_grouped_by_topic(graded_class):
@@ -431,13 +476,30 @@ def test_the_report_imports_neither_torch_nor_hypothesis(graded_class, tmp_path)
     code = (  # the command itself, as `propgrade report DIR --out OUT` runs it
         "import sys; from grader.cli import main;"
         "code = main(['report', sys.argv[1], '--out', sys.argv[2]]);"
-        "print(sorted(m for m in ('torch', 'hypothesis', 'reference', 'grader.properties', 'grader.check') if m in sys.modules))"
+        "print(sorted(m for m in ('torch', 'hypothesis', 'reference', 'grader.properties', 'grader.check', 'matplotlib') if m in sys.modules))"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     run = subprocess.run([sys.executable, "-c", code, str(out), str(tmp_path)], capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().splitlines()[-1] == "[]" and "lesson_index" not in run.stderr  # nor a stale index, which would read the catalogue
     assert (tmp_path / "report.html").read_text().count('<section class="student"') == 4
+
+
+def test_the_report_never_imports_matplotlib(graded_class, tmp_path):
+    """import grader.report and a class report built with it (a decision boundary too), in a fresh process: the
+    histogram is SVG written as text, so neither matplotlib nor PIL is imported (they cost a grading run 0.3 s or more)."""
+    out, _, _ = graded_class
+    code = (
+        "import sys; from pathlib import Path; from grader import report;"
+        "report.write_class_report([Path(sys.argv[1])], Path(sys.argv[2]));"
+        "print(sorted(m for m in ('matplotlib', 'PIL') if m in sys.modules))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-c", code, str(out), str(tmp_path)], capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines()[-1] == "[]"
+    page = (tmp_path / "report.html").read_text()
+    assert '<svg class="histogram"' in page and '<figure class="boundary"><img src="data:image/png;base64,' in page
 
 
 @pytest.mark.parametrize(
