@@ -65,6 +65,7 @@ class ForkServer:
         oom_first(self.process.pid)  # before it forks anything: its workers and readers inherit it
         theirs.close()
         self.socket = ours
+        self.warmed_for_class = False
 
     @classmethod
     def shared(cls) -> "ForkServer":
@@ -86,6 +87,12 @@ class ForkServer:
 
     def fork(self, workdir: Path, env: dict, fds: list[int], sandbox: dict | None = None) -> int:
         return self._ask({"op": "fork", "workdir": str(workdir), "env": env, "sandbox": sandbox}, fds)["pid"]
+
+    def warm_for_class(self) -> None:
+        """Ask the server to import what the lesson's plotting notebooks use, once for every later worker."""
+        if not self.warmed_for_class:
+            self.warmed_for_class = True
+            self._ask({"op": "warm"})
 
     def status(self, pid: int, wait: bool) -> int | None:
         return self._ask({"op": "status", "pid": pid, "wait": wait})["code"]

@@ -9,6 +9,8 @@ the submission again, skipping the cells that killed its predecessor.
 
 from __future__ import annotations
 
+import contextlib
+
 import hashlib
 import platform
 import secrets
@@ -444,7 +446,17 @@ def lost_result(submission: Submission, options: Options, detail: str, out_of_me
 
 
 def _grade_in_child(submission: Submission, options: Options) -> SubmissionResult:
-    return grade(submission, options)
+    result = grade(submission, options)
+    _warm_for_more()
+    return result
+
+
+def _warm_for_more() -> None:
+    """After a grade with more to come: the fork server imports once what the lesson's notebooks use
+    (``remote.warm_up_plots``), not every worker again; a lone grade never waits for it."""
+    if fork_server_wanted():
+        with contextlib.suppress(OSError):
+            ForkServer.shared().warm_for_class()
 
 
 def _start_controller(turn, cpus: list[int] | None) -> None:
@@ -471,6 +483,8 @@ def grade_many(submissions: list[Submission], options: Options, jobs: int = 1, o
     if jobs <= 1:
         for index, submission in enumerate(submissions):
             results[index] = grade(submission, options)
+            if index + 1 < len(submissions):
+                _warm_for_more()
             if on_result:
                 on_result(results[index])
     else:

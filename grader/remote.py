@@ -202,6 +202,7 @@ class Executor:
 
             self._shell = InteractiveShell.instance(user_ns=self.namespace)
             self._shell.enable_gui = lambda gui=None: None  # no event loop here; %matplotlib inline still works
+            self._shell.display_formatter.active_types = ["text/plain"]  # nobody sees a figure here: never render one
             self._shell.showtraceback = lambda *args, **kwargs: None
             self._shell.showsyntaxerror = lambda *args, **kwargs: None
             self.namespace.setdefault("__name__", "submission")
@@ -710,6 +711,19 @@ def warm_up() -> None:
             (fake >= 0).to(fake.dtype), fake[:, 0], fake.new_tensor([1.0]), model.to("lazy:0")(fake[:, :2])
 
 
+def warm_up_plots() -> None:
+    """For a class: the lesson's notebooks plot, and each worker would import matplotlib (about 0.3 s) and
+    read its fonts again. Done here once, after the first worker was forked, so no single grade waits for it."""
+    import tempfile
+
+    os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="propgrade-mpl-"))
+    try:
+        import matplotlib.pyplot  # noqa: F401
+        import matplotlib_inline.backend_inline  # noqa: F401
+    except ImportError:  # a course without plots: nothing to warm
+        pass
+
+
 def become_worker(request: dict, fds: list[int]) -> None:
     """In a freshly forked child: a session, pipes, directory and environment of its own, then serve."""
     import signal
@@ -837,6 +851,11 @@ def zygote(control_fd: int) -> None:
             for fd in fds:
                 os.close(fd)
             control.send(json.dumps({"pid": pid}).encode())
+        elif request["op"] == "warm":  # answered first: the grader goes on while this process imports
+            control.send(b"{}")
+            warm_up_plots()
+            gc.collect()
+            gc.freeze()
         elif request["op"] == "status":
             pid, code = request["pid"], None
             try:

@@ -38,3 +38,63 @@ def test_one_submission_is_graded_in_this_process_whatever_jobs_says(tmp_path, m
     seen = []
     results = grade_many(load_all([str(tmp_path / "only.py")]), Options(), jobs=4, on_result=seen.append)
     assert results == seen == [f"graded only in {os.getpid()}"]
+
+
+class CountingServer:
+    warms = 0
+
+    def warm_for_class(self):
+        CountingServer.warms += 1
+
+
+def test_a_class_warms_the_fork_server_after_its_first_grade_and_a_lone_grade_never(tmp_path, monkeypatch):
+    """The lesson's notebooks plot: a class's fork server imports matplotlib once, after the first worker has
+    been forked, so no lone grade (Gradescope, CI, a self-check) waits for it."""
+    for name in ("a.py", "b.py", "c.py"):
+        (tmp_path / name).write_text("x = 1\n")
+    monkeypatch.setattr(grader.grade, "grade", fake_grade)
+    monkeypatch.setattr(grader.grade.ForkServer, "shared", classmethod(lambda cls: CountingServer()))
+    monkeypatch.setattr(CountingServer, "warms", 0)
+    grade_many(load_all([str(tmp_path / "a.py")]), Options(), jobs=1)
+    assert CountingServer.warms == 0
+    grade_many(load_all([str(tmp_path / n) for n in ("a.py", "b.py", "c.py")]), Options(), jobs=1)
+    assert CountingServer.warms == 2  # after the first and the second; the last has nothing after it
+
+
+def test_a_worker_forked_after_the_class_warm_up_finds_matplotlib_imported(tmp_path):
+    from grader.workermanage import ForkServer, Limits, Worker, fork_server_wanted
+
+    if not fork_server_wanted():
+        import pytest
+
+        pytest.skip("no fork server on this platform")
+    server = ForkServer()
+    try:
+        server.warm_for_class()
+        server.warm_for_class()  # asked once only
+        ForkServer._shared, kept = server, ForkServer._shared
+        worker = Worker(tmp_path, limits=Limits(), seed=0, device="cpu")
+        try:
+            worker.start()
+            worker.request("run_module", {"source": "import sys\nprint('plots', 'matplotlib.pyplot' in sys.modules)\n", "filename": "probe.py"}, doing="probe")
+        finally:
+            output = worker.stop()
+            ForkServer._shared = kept
+    finally:
+        server.socket.close()
+        server.process.wait(timeout=60)
+    assert "plots True" in output
+
+
+def test_the_command_exits_quickly_with_its_code_and_all_its_output(tmp_path):
+    """``entry`` skips the interpreter's teardown (``os._exit``): what was printed to a pipe must still all
+    arrive, exit callbacks still run, and the exit code is main's."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    listed = subprocess.run([sys.executable, "-m", "grader.cli", "list"], env=env, capture_output=True, text=True, timeout=300)
+    assert listed.returncode == 0 and listed.stdout.rstrip().splitlines()[-1].endswith("points")
+    probe = ("import atexit, sys, grader.cli\n"
+             f"atexit.register(lambda: open({str(tmp_path / 'ran')!r}, 'w').close())\n"
+             f"sys.argv = ['propgrade', 'report', {str(tmp_path)!r}, '--out', {str(tmp_path / 'out')!r}]\ngrader.cli.entry()\n")
+    refused = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "no results.json" in refused.stderr
+    assert (tmp_path / "ran").exists()
