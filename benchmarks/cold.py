@@ -6,8 +6,10 @@ is printed with them):
 
 * ``python file.py`` of a lesson-sized module, then cold ``propgrade grade`` of it, and the ratio;
 * the same for a notebook (its code cells run through IPython, as Jupyter would);
-* ``propgrade check`` of the notebook: the first run of this benchmark (page cache as it was) and the
-  later ones (files cached by the first), each a fresh process;
+* ``propgrade check`` of the notebook and of the module: the first run of each (page cache as it was) and
+  the later ones (files cached by the first), each a fresh process;
+* whether the store (``grader/store.py``: what ``propgrade warm`` and earlier runs learned) held anything for
+  these settings when it started: a cold run replays what it holds, so its figures depend on it;
 * the largest resident size of any process of each run (``getrusage`` of children), and how many
   torch threads the ``propgrade`` process runs;
 * where a memory cgroup can be made here (root, or a delegated cgroup), the memory of the whole tree
@@ -17,10 +19,11 @@ is printed with them):
   ``--memory-limit MIB`` runs every propgrade command under that limit and prints each result's
   status (a Gradescope container has 768 MB).
 
-The other figures come from their own commands, named at the end (class throughput, report scale,
-worker start, the in-notebook checker).
+``--json FILE`` also writes the figures to FILE. ``benchmarks/all.py`` runs this with the other benchmarks
+(class throughput, the in-notebook checker, report scale) and prints them together; worker start and the
+CUDA check have commands of their own, named at the end.
 
-    .venv/bin/python benchmarks/cold.py [--rounds 3] [--profile default] [--memory-limit MIB]
+    .venv/bin/python benchmarks/cold.py [--rounds 3] [--profile default] [--memory-limit MIB] [--json FILE]
 """
 
 from __future__ import annotations
@@ -50,12 +53,31 @@ for cell in nbformat.read(sys.argv[1], as_version=4).cells:
 """
 ENV = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(ROOT)}
 OTHERS = [
+    ("all of the issue's figures in one run (this one, class throughput, in-notebook checker, report scale)", "benchmarks/all.py"),
     ("class throughput at -j 1 and -j 2", "benchmarks/grading.py --copies 200 --jobs 2"),
     ("report of a 2,000-result class", "benchmarks/report_scale.py"),
+    ("in-notebook checker: first call, unchanged file, after an edit", "benchmarks/release_path.py"),
     ("worker start and stop, with and without the sandbox", "benchmarks/worker_start.py"),
-    ("in-notebook checker, first and warm call", "benchmarks/release_path.py"),
     ("on a machine with CUDA", "benchmarks/gpu_check.sh"),
 ]
+# In a fresh process (it imports torch): what the store holds for each (profile, device) named in argv, as JSON.
+STORE_PROBE = """
+import json, sys
+from grader.store import Refused, store_for
+found = {}
+for name in sys.argv[1:]:
+    profile, device = name.split("/")
+    store = store_for(0, profile, device)
+    if store is None:
+        found[name] = {"state": "off", "path": None, "bytes": 0}
+        continue
+    try:
+        state = "cold: nothing stored for these settings" if store.read() is None else "warm"
+    except Refused as refused:
+        state = f"refused: {refused}"
+    found[name] = {"state": state, "path": str(store.path), "bytes": store.path.stat().st_size if store.path.exists() else 0}
+print(json.dumps(found))
+"""
 
 
 MIB = 1 << 20
@@ -205,6 +227,27 @@ def listed(runs: list[Run]) -> str:
     return ", ".join(f"{run.seconds:.1f}" for run in runs)
 
 
+def store_state(*settings: tuple[str, str]) -> dict:
+    """What the store (``$PROPGRADE_STORE`` or the user's cache folder, seed 0) holds for each (profile, device), now:
+    ``{"profile/device": {"state": "warm" | "cold: ..." | "refused: ..." | "off", "path": ..., "bytes": ...}}``."""
+    run = subprocess.run([sys.executable, "-c", STORE_PROBE, *(f"{p}/{d}" for p, d in settings)], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    if run.returncode != 0:
+        return {f"{p}/{d}": {"state": f"unknown: {run.stderr.strip().splitlines()[-1:]}", "path": None, "bytes": 0} for p, d in settings}
+    return json.loads(run.stdout)
+
+
+def said_store(state: dict) -> str:
+    return "; ".join(f"{name} {value['state']}" + (f" ({value['bytes'] / 1e6:.1f} MB)" if value["bytes"] else "") for name, value in state.items())
+
+
+def figures(runs: list[Run]) -> dict:
+    """Each round's seconds and memory, for --json."""
+    trees = [run.tree for run in runs if run.tree is not None]
+    anon = [run.tree_anon for run in runs if run.tree_anon is not None]
+    return {"seconds": [round(run.seconds, 3) for run in runs], "median_seconds": round(median(runs), 3), "largest_process_bytes": max(run.largest for run in runs),
+            "tree_peak_bytes": max(trees, default=None), "tree_anon_bytes": max(anon, default=None), "statuses": sorted({run.status for run in runs if run.status})}
+
+
 def torch_threads() -> str:
     """As started from a shell that sets no thread count."""
     probe = "import grader.cli, torch; print(torch.get_num_threads())"
@@ -219,6 +262,7 @@ def main() -> None:
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where propgrade's workers compute (benchmarks/gpu_check.sh passes cuda)")
     parser.add_argument("--memory-limit", type=int, default=None, metavar="MIB",
                         help="run each propgrade command in a memory cgroup limited to MIB (where one can be made here: root or delegation)")
+    parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the figures to FILE (benchmarks/all.py reads it)")
     args = parser.parse_args()
     limit = args.memory_limit * MIB if args.memory_limit else None
     probe = TreeMemory()
@@ -226,9 +270,17 @@ def main() -> None:
     probe.__exit__()
     if limit and not measurable:
         raise SystemExit("--memory-limit: no memory cgroup can be made here (needs root or a delegated cgroup)")
-    print(f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start; "
+    load_start = os.getloadavg()[0]
+    print(f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load average {load_start:.1f} at the start; "
           f"medians of {args.rounds} rounds, wall seconds (each round)")
-    print(f"torch threads in the propgrade process: {torch_threads()} (this machine has {os.cpu_count()} cores)")
+    threads = torch_threads()
+    print(f"torch threads in the propgrade process: {threads} (this machine has {os.cpu_count()} cores)")
+    store = store_state(*dict.fromkeys([(args.profile, args.device), ("default", args.device)]))  # check grades under the default profile
+    print(f"store at the start: {said_store(store)}" + ("" if all(v["state"] == "warm" for v in store.values()) else
+                                                        " (propgrade warm --profile ... fills it; a cold store makes these runs learn it all)"))
+    found = {"date": time.strftime("%Y-%m-%d %H:%M"), "cores": os.cpu_count(), "rounds": args.rounds, "profile": args.profile, "device": args.device,
+             "memory_limit_mib": args.memory_limit, "torch_threads": threads, "store_at_start": store, "tree_memory_measured": measurable,
+             "grade": {}, "check": {}}
     if measurable:
         print("memory of each run's whole tree: a memory cgroup of its own" + (f", limited to {args.memory_limit} MiB" if limit else ""))
     else:
@@ -238,10 +290,17 @@ def main() -> None:
         graded = rounds(grade, path, args.rounds, args.profile, args.device, limit=limit)
         print(f"{label} {path.name}: plain {median(base):.1f} s ({listed(base)}); propgrade grade --profile {args.profile} --device {args.device} "
               f"{median(graded):.1f} s ({listed(graded)}), {median(graded) / median(base):.1f}x the plain run; {peak(graded)}")
-    first = rounds(check, NOTEBOOK, 1, args.profile, args.device, limit=limit)
-    later = rounds(check, NOTEBOOK, args.rounds, args.profile, args.device, limit=limit)
-    print(f"propgrade check --device {args.device} {NOTEBOOK.name}: first {median(first):.1f} s, then {median(later):.1f} s ({listed(later)}); {peak(first + later)}")
-    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+        found["grade"][label] = {"file": path.name, "plain": figures(base), "graded": figures(graded), "ratio": round(median(graded) / median(base), 2)}
+    for label, path in (("notebook", NOTEBOOK), ("module", MODULE)):
+        first = rounds(check, path, 1, args.profile, args.device, limit=limit)
+        later = rounds(check, path, args.rounds, args.profile, args.device, limit=limit)
+        print(f"propgrade check --device {args.device} {path.name}: first {median(first):.1f} s, then {median(later):.1f} s ({listed(later)}); {peak(first + later)}")
+        found["check"][label] = {"file": path.name, "first": figures(first), "later": figures(later)}
+    load_end = os.getloadavg()[0]
+    print(f"load average {load_end:.1f} at the end")
+    found["load_average"] = [round(load_start, 2), round(load_end, 2)]
+    if args.json:
+        args.json.write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
     print("\nelsewhere:")
     for label, command in OTHERS:
         print(f"  {label}: {command}")

@@ -1,4 +1,4 @@
-"""Benchmark: how fast propgrade grades, per submission and per class.
+"""Benchmark: how fast propgrade grades, per submission and per class (class throughput).
 
 Prints figures and asserts nothing (timings on shared machines are noisy):
 
@@ -8,11 +8,14 @@ Prints figures and asserts nothing (timings on shared machines are noisy):
   inside a class run, and the overhead between the two;
 * a class of N generated submissions (the bundled correct ones, each copy made
   distinct by a header naming its student, so no two have the same content)
-  graded with ``propgrade grade`` at -j 1 (on a slice of the class) and -j N:
-  per-submission wall time (median, p95), throughput, and the peak resident
-  memory of the workers.
+  graded with ``propgrade grade`` at -j 1 (on a slice of the class, ``--serial``)
+  and -j N: per-submission wall time (median, p95), throughput, and the peak
+  resident memory of the workers.
 
-    .venv/bin/python benchmarks/grading.py [--copies 200] [--jobs 2] [--profile default]
+``--json FILE`` also writes the figures to FILE; ``benchmarks/all.py`` runs this
+with the other benchmarks and prints them together.
+
+    .venv/bin/python benchmarks/grading.py [--copies 200] [--jobs 2] [--serial 20] [--profile default] [--json FILE]
 """
 
 from __future__ import annotations
@@ -101,15 +104,18 @@ def worker_start_up() -> tuple[float, float]:
     return forked, fresh
 
 
-def report_class(label: str, wall: float, records: list[dict]) -> None:
+def report_class(label: str, wall: float, records: list[dict], jobs: int) -> dict:
     from grader.report import percentile
 
     seconds = [r["seconds"] for r in records]
-    peak = max(r.get("peak_memory_bytes", 0) for r in records) / 2**20
+    peak = max(r.get("peak_memory_bytes", 0) for r in records)
     full = sum(r["score"] == r["max_score"] for r in records)
     print(f"{label}: {len(records)} submissions in {wall:.1f} s = {len(records) / wall * 60:.1f}/min; "
           f"per submission median {statistics.median(seconds):.2f} s, p95 {percentile(seconds, 0.95):.2f} s; "
-          f"worker peak RSS {peak:.0f} MiB; {full}/{len(records)} full marks")
+          f"worker peak RSS {peak / 2**20:.0f} MiB; {full}/{len(records)} full marks")
+    return {"jobs": jobs, "submissions": len(records), "wall_seconds": round(wall, 2), "per_minute": round(len(records) / wall * 60, 2),
+            "median_seconds": round(statistics.median(seconds), 3), "p95_seconds": round(percentile(seconds, 0.95), 3),
+            "worker_peak_bytes": peak, "full_marks": full}
 
 
 def main() -> None:
@@ -118,11 +124,15 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--serial", type=int, default=20, help="how many of the class -j 1 grades (it is the slow one)")
     parser.add_argument("--profile", default="default")
+    parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the figures to FILE (benchmarks/all.py reads it)")
     args = parser.parse_args()
+    load_start = os.getloadavg()[0]
     sys.path.insert(0, str(ROOT))
 
     forked, fresh = worker_start_up()
     print(f"worker start-up: {forked:.3f} s forked from the fork server, {fresh:.2f} s as a fresh interpreter")
+    found = {"copies": args.copies, "jobs": args.jobs, "serial": min(args.serial, args.copies), "profile": args.profile,
+             "worker_start_seconds": {"forked": round(forked, 4), "fresh": round(fresh, 3)}}
 
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
@@ -136,13 +146,17 @@ def main() -> None:
             overheads.append(graded[path.name] - base)
             print(f"{path.name:32} {base:8.2f} {graded[path.name]:9.2f} {overheads[-1]:11.2f}")
         print(f"overhead over plain execution: median {statistics.median(overheads):.2f} s, max {max(overheads):.2f} s (profile {args.profile})\n")
+        found["bundled_overhead_seconds"] = {"median": round(statistics.median(overheads), 3), "max": round(max(overheads), 3), "submissions": len(overheads)}
 
         (scratch / "class").mkdir()
         paths = make_class(scratch / "class", args.copies)
         wall, records = grade_class(paths[: args.serial], scratch / "serial", 1, args.profile)
-        report_class(f"-j 1 ({args.serial} of the class)", wall, records)
+        found["serial"] = report_class(f"-j 1 ({min(args.serial, args.copies)} of the class)", wall, records, 1)
         wall, records = grade_class(paths, scratch / "parallel", args.jobs, args.profile)
-        report_class(f"-j {args.jobs} (whole class)", wall, records)
+        found["parallel"] = report_class(f"-j {args.jobs} (whole class)", wall, records, args.jobs)
+    found["load_average"] = [round(load_start, 2), round(os.getloadavg()[0], 2)]
+    if args.json:
+        args.json.write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

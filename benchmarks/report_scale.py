@@ -1,4 +1,4 @@
-"""Benchmark: ``propgrade report`` on a generated class of 2,000 results.
+"""Benchmark: ``propgrade report`` on a generated class of 2,000 results (``--students``): build time and size.
 
 The class is made from the results.json files of a few really graded submissions
 (graded here first with ``--profile ci``, or taken from ``--seeds DIR``), varied so that
@@ -14,9 +14,10 @@ resident memory (``getrusage`` of children), whether that process imported torch
 needs none of it; the command line's imports may bring it in) and read the results with orjson
 (used where installed) or the json module, the size of report.html and of the students' pages,
 and how many pictures they hold (distinct ones too). Asserts nothing (timings on a shared
-machine are noisy).
+machine are noisy). ``--json FILE`` also writes the figures to FILE; ``benchmarks/all.py`` runs this with
+the other benchmarks and prints them together.
 
-    .venv/bin/python benchmarks/report_scale.py [--students 2000] [--rounds 3] [--seeds DIR] [--module]
+    .venv/bin/python benchmarks/report_scale.py [--students 2000] [--rounds 3] [--seeds DIR] [--module] [--json FILE]
 """
 
 from __future__ import annotations
@@ -174,7 +175,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seeds", type=Path, default=None, help="a folder written by propgrade grade --out (default: grade a few bundled submissions first)")
     parser.add_argument("--module", action="store_true", help="build with grader.report.write_class_report alone, not the propgrade command")
+    parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the figures to FILE (benchmarks/all.py reads it)")
     args = parser.parse_args()
+    found = {"students": args.students, "rounds": args.rounds, "entry": "module" if args.module else "cli"}
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         seeds_folder = args.seeds
@@ -182,7 +185,8 @@ def main() -> None:
             seeds_folder = scratch / "seeds"
             started = time.perf_counter()
             grade_seeds(seeds_folder)
-            print(f"graded {len(SEED_FILES)} seed submissions in {time.perf_counter() - started:.0f} s")
+            found["seeds_graded_seconds"] = round(time.perf_counter() - started, 1)
+            print(f"graded {len(SEED_FILES)} seed submissions in {found['seeds_graded_seconds']:.0f} s")
         seeds = read_seeds(seeds_folder)
         make_class(seeds, scratch / "class", args.students)
         print(f"generated {args.students} results.json from {len(seeds)} graded submissions")
@@ -196,8 +200,14 @@ def main() -> None:
               f"median {statistics.median(cpu):.1f} s CPU (rounds: {', '.join(f'{c:.1f}' for c in cpu)}); peak resident {mib(max(r[2] for r in rounds))}; "
               f"load average {os.getloadavg()[0]:.1f}")
         print(f"  torch imported: {'yes' if any(r[3] for r in rounds) else 'no'}; results read with {'orjson' if rounds[-1][4] else 'the json module'}")
-        for name, value in sizes(scratch / f"report-{args.rounds - 1}").items():
+        measured = sizes(scratch / f"report-{args.rounds - 1}")
+        for name, value in measured.items():
             print(f"  {name}: {mib(value) if 'bytes' in name or '.' in name or 'largest' in name else value}")
+    found.update(seconds=[round(x, 3) for x in seconds], median_seconds=round(statistics.median(seconds), 3), cpu_seconds=[round(c, 3) for c in cpu],
+                 median_cpu_seconds=round(statistics.median(cpu), 3), peak_resident_bytes=max(r[2] for r in rounds), torch_imported=any(r[3] for r in rounds),
+                 orjson=rounds[-1][4], sizes=measured, load_average_end=round(os.getloadavg()[0], 2))
+    if args.json:
+        args.json.write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
-"""Cost of starting and stopping one worker, with and without the sandbox (``grader/sandbox/``).
+"""Benchmark: the cost of starting and stopping one worker, with and without the sandbox (``grader/sandbox/``).
 
     python benchmarks/worker_start.py [--rounds 30]
 
 Prints median and 90th percentile seconds from the request to fork until the worker is ready,
 and for stopping it (kill, reap, cgroups removed, folder deleted), each way. The fork server is
-started and warmed first, so this is the per-submission cost a class run pays.
+started and warmed first, so this is the per-submission cost a class run pays. Not run by
+``benchmarks/all.py`` (``benchmarks/grading.py`` there prints worker start-up, forked and fresh).
 """
 
 from __future__ import annotations
