@@ -243,7 +243,8 @@ def main() -> None:
         f"load average (1, 5, 15 min): {', '.join(map(str, load_start))} at the start; {', '.join(map(str, load_end))} at the end",
         *([f"store before propgrade warm (--warm): {said_store(before_warm)}"] if before_warm else []),
         f"store at the start{' (after propgrade warm)' if args.warm else ''}: {said_store(store)}"
-        + ("" if all(v["state"] == "warm" for v in store.values()) else "  [not all warm: --warm runs propgrade warm first]"),
+        + ("" if all(v["state"] == "warm" for v in store.values()) else
+           "  [still cold after propgrade warm: grader/ or reference/ changed in between]" if args.warm else "  [not all warm: --warm runs propgrade warm first]"),
         *([f"WARNING: the store's key changed during the run ({', '.join(moved)}): grader/ or reference/ changed meanwhile, "
             "so these figures may come from more than one version of the code, and later runs met a cold store"] if moved else []),
         f"settings: --rounds {args.rounds} --copies {args.copies} --jobs {args.jobs} --serial {args.serial} --profile {args.profile} --students {args.students}",
