@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader import threads  # first of propgrade's modules: one torch thread, set before torch is imported
+from grader import launcher  # noqa: I001 - imports no torch
 from grader.load import load_all, shard
 from grader.machine import warn_if_too_small
 from grader.progress import Progress
@@ -441,17 +442,25 @@ def run_command(args) -> int:
 
 
 def entry() -> None:
-    """The ``propgrade`` command: ``main``, then a quick exit. Tearing down an interpreter that holds torch takes
+    """The ``propgrade`` command: ``main`` (for the commands that grade, in a controller that shares the fork
+    server's torch: ``grader.launcher``), then a quick exit. Tearing down an interpreter that holds torch takes
     about 0.5 s (every object and module freed one by one) and does nothing a command needs: its files are written
     and closed, its workers stopped. The exit callbacks (logging, temporary folders) still run."""
-    code = main()
+    argv = sys.argv[1:]
+    code = launcher.launch(argv) if launcher.wanted(argv) else None
+    if code is None:
+        code = main(argv)
+    flush_and_run_exit_callbacks()
+    os._exit(code)
+
+
+def flush_and_run_exit_callbacks() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe: nothing more can be said on it
             pass
     atexit._run_exitfuncs()
-    os._exit(code)
 
 
 if __name__ == "__main__":

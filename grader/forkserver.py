@@ -20,6 +20,22 @@ from grader.machine import oom_first
 REMOTE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "remote.py")  # what the server runs, never imported here
 LIVE_WORKERS: set[int] = set()
 _CHILDREN_LOCK = threading.Lock()  # no orphan hunt while a worker is being started and registered
+PR_SET_CHILD_SUBREAPER = 36
+ORPHANS_GO_TO: int | None = None  # the launcher's pid in a launched controller (grader/launcher.py): it adopts our workers' orphans
+
+
+def become_subreaper() -> bool:
+    """Adopt orphans of our workers (a daemon that left the session and cleared its environment)."""
+    if sys.platform != "linux":
+        return False
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def adopter() -> int:
+    """The process a worker's orphans are given to: this one (a subreaper), or the launcher of this controller."""
+    return ORPHANS_GO_TO or os.getpid()
 
 
 def fork_server_wanted() -> bool:
@@ -37,7 +53,8 @@ class ForkServer:
     _shared: "ForkServer | None" = None
     _lock = threading.Lock()
 
-    def __init__(self):
+    def __init__(self, controller: bool = False):
+        """``controller``: the server first forks the command's controller (``grader.launcher``), then warms up."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -54,7 +71,7 @@ class ForkServer:
                 env[name] = os.environ[name]
         with _CHILDREN_LOCK:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-u", REMOTE, "--zygote", str(theirs.fileno())],
+                [sys.executable, "-I", "-u", REMOTE, "--zygote", str(theirs.fileno()), *(["--controller"] if controller else [])],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 cwd="/",
@@ -62,10 +79,26 @@ class ForkServer:
                 start_new_session=True,
             )
             LIVE_WORKERS.add(self.process.pid)
-        oom_first(self.process.pid)  # before it forks anything: its workers and readers inherit it
+        if not controller:  # else the server raises its own, after it forked the controller
+            oom_first(self.process.pid)  # before it forks anything: its workers and readers inherit it
         theirs.close()
         self.socket = ours
         self.warmed_for_class = False
+
+    @classmethod
+    def parent(cls, fd: int) -> "ForkServer":
+        """In a controller forked by the server (``grader.launcher``): the server is this process's parent."""
+        server = cls.__new__(cls)
+        server.socket = socket.socket(fileno=fd)
+        server.process = _Parent(os.getppid())
+        LIVE_WORKERS.add(server.process.pid)  # never taken for a worker's orphan
+        server.warmed_for_class = False
+        return server
+
+    def start_controller(self, fds: list[int]) -> None:
+        """Hand the server what the controller it forks needs (see ``grader.launcher.become_controller``)."""
+        with self._lock:
+            socket.send_fds(self.socket, [json.dumps({"op": "controller"}).encode()], [*fds, self.socket.fileno()])
 
     @classmethod
     def shared(cls) -> "ForkServer":
@@ -101,3 +134,13 @@ class ForkServer:
         """Fork a clean reader (``grader.clean_reader.forked_reader``) answering on ``fds[0]``: a child of this
         server, which never runs student code, so no third interpreter imports torch for one grade."""
         return self._ask({"op": "reader", "uid": uid}, fds)["pid"]
+
+
+class _Parent:
+    """The part of ``subprocess.Popen`` ``ForkServer`` uses, for a server that is this process's parent."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+
+    def poll(self) -> int | None:
+        return None if os.getppid() == self.pid else 1

@@ -724,12 +724,24 @@ def warm_up_plots() -> None:
         pass
 
 
+def end_with_parent() -> None:
+    """SIGKILL when the fork server goes (it leaves once its controller has gone, however that went): a worker
+    busy in student code never reads the end of its request pipe, and would run on until its own time limits."""
+    import ctypes
+
+    parent = os.getppid()
+    ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # it went before the line above
+        os._exit(70)
+
+
 def become_worker(request: dict, fds: list[int]) -> None:
     """In a freshly forked child: a session, pipes, directory and environment of its own, then serve."""
     import signal
 
     request_fd, reply_fd, output_fd = fds
     os.setsid()
+    end_with_parent()
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
         signal.signal(signum, signal.SIG_DFL)
     null = os.open(os.devnull, os.O_RDONLY)
@@ -789,7 +801,7 @@ def enter_sandbox(sandbox: dict, workdir: str, reply_fd: int) -> dict:
     os._exit(code)
 
 
-def zygote(control_fd: int) -> None:
+def zygote(control_fd: int, controller: bool = False) -> None:
     """A fork server: imports torch once, then forks one fresh worker per request.
 
     It never initialises CUDA and never runs student code; each child confines
@@ -802,6 +814,8 @@ def zygote(control_fd: int) -> None:
 
     global _GRADER_MODULES
     single_threaded()
+    if controller:
+        fork_controller(control_fd)
     warm_up()
     _GRADER_MODULES = grader_modules()
     import gc
@@ -867,6 +881,33 @@ def zygote(control_fd: int) -> None:
             control.send(json.dumps({"code": code}).encode())
 
 
+def fork_controller(control_fd: int) -> None:
+    """The command's controller, forked from here with torch imported and nothing else yet: it shares torch's
+    pages with this server and its workers instead of importing its own (``grader.launcher``). No worker is
+    ever forked from it; this server, which never learns the command's arguments, stays their only parent."""
+    import socket
+
+    control = socket.socket(fileno=os.dup(control_fd))
+    message, fds, _, _ = socket.recv_fds(control, 1 << 16, 8)
+    control.close()
+    if not message:
+        return
+    pid = os.fork()
+    if pid == 0:
+        os.close(control_fd)
+        try:
+            from grader.launcher import become_controller
+
+            become_controller(fds)  # never returns
+        finally:
+            os._exit(70)
+    for fd in fds:
+        os.close(fd)
+    from grader.machine import oom_first
+
+    oom_first(os.getpid())  # raised only now: the controller keeps the default
+
+
 def serve_on_standard_streams() -> None:
     """A worker that was handed no pipes (Windows): requests on stdin, replies on stdout, and the
     submission's own output on stderr."""
@@ -880,7 +921,7 @@ def serve_on_standard_streams() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1] == "--zygote":
-        zygote(int(sys.argv[2]))
+        zygote(int(sys.argv[2]), controller="--controller" in sys.argv[3:])
     elif sys.argv[1] == "--stdio":
         serve_on_standard_streams()
     else:

@@ -32,7 +32,7 @@ from pathlib import Path
 from grader import remote, wire
 from grader.sandbox.cgroups import Cgroups
 from grader.sandbox.scratch import SCRATCH_BYTES, mount_scratch, unmount_scratch
-from grader.forkserver import _CHILDREN_LOCK, LIVE_WORKERS, ForkServer, fork_server_wanted  # noqa: F401 - used here and re-exported
+from grader.forkserver import _CHILDREN_LOCK, LIVE_WORKERS, ForkServer, adopter, become_subreaper, fork_server_wanted  # noqa: F401 - used here and re-exported
 from grader.machine import oom_first
 from grader.messages import say
 from grader.outcomes import WorkerLost
@@ -41,7 +41,6 @@ from grader.subject import unwrap
 
 MAX_REPLY_BYTES = 1 << 30
 GIB = 1 << 30
-PR_SET_CHILD_SUBREAPER = 36
 
 
 def grader_directories() -> list[str]:
@@ -123,15 +122,6 @@ def share_one_core(cpu: int) -> None:
     each one waits for the other core to wake up, several times longer here.
     """
     os.sched_setaffinity(0, {cpu})
-
-
-def become_subreaper() -> bool:
-    """Adopt orphans of our workers (a daemon that left the session and cleared its environment)."""
-    if sys.platform != "linux":
-        return False
-    import ctypes
-
-    return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
 
 
 @dataclass(frozen=True)
@@ -648,8 +638,9 @@ def kill_strays(token: str, before: set[tuple[int, int]] = frozenset(), rounds: 
 
 
 def children_now() -> set[tuple[int, int]]:
-    """This process's children as (pid, start time in clock ticks), so that a reused pid is not mistaken for them."""
-    me, found = os.getpid(), set()
+    """The children of the process that adopts our workers' orphans (``forkserver.adopter``: this one, or its
+    launcher) as (pid, start time in clock ticks), so that a reused pid is not mistaken for them."""
+    me, found = adopter(), set()
     if not os.path.isdir("/proc"):
         return found
     for entry in os.listdir("/proc"):
@@ -671,12 +662,12 @@ def _stat(pid: str) -> tuple[int, int] | None:
 
 
 def _kill_strays(needle: bytes, before: set[tuple[int, int]], rounds: int, uid: int | None = None) -> int:
-    me = os.getpid()
+    me, foster = os.getpid(), adopter()
     killed = 0
     for _ in range(rounds):
         found = 0
         for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) in LIVE_WORKERS or int(entry) == me:
+            if not entry.isdigit() or int(entry) in LIVE_WORKERS or int(entry) in (me, foster):
                 continue
             try:
                 with open(f"/proc/{entry}/environ", "rb") as f:
@@ -688,7 +679,7 @@ def _kill_strays(needle: bytes, before: set[tuple[int, int]], rounds: int, uid: 
             if stat is None:
                 continue
             parent, started = stat
-            if tagged or (parent == me and (int(entry), started) not in before):  # an adopted orphan
+            if tagged or (parent == foster and (int(entry), started) not in before):  # an adopted orphan
                 try:
                     os.kill(int(entry), signal.SIGKILL)
                     found += 1

@@ -1,0 +1,198 @@
+"""The ``propgrade`` command's two-step launch (grader/launcher.py): a controller forked from the fork server.
+
+What must hold: the command's results, output and exit code are the same; the launcher never imports torch;
+Ctrl+C, a killed launcher or a killed controller leave nothing running; a worker's orphans are still ended;
+and nothing the launcher was given (its environment, the other submissions' paths) reaches a worker's memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.forkserver import fork_server_wanted
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.skipif(not fork_server_wanted(), reason="the two-step launch needs the fork server (Linux)")
+
+RELU = "import torch\n\n\ndef relu(z):\n    return torch.relu(z)\n"
+
+
+def command(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+    """``propgrade ARGS`` as a user runs it: the console entry point, in a fresh interpreter."""
+    return subprocess.run([sys.executable, "-m", "grader.cli", *args], cwd=ROOT, env={**os.environ, **(env or {})},
+                          capture_output=True, text=True, timeout=600, **kwargs)
+
+
+def processes_with(marker: str) -> list[int]:
+    """Live processes whose command line holds ``marker``."""
+    return [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc"))) if alive(pid) and marker.encode() in _read(pid, "cmdline")]
+
+
+def _read(pid: int, name: str) -> bytes:
+    try:
+        with open(f"/proc/{pid}/{name}", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def alive(pid: int) -> bool:
+    stat = _read(pid, "stat")
+    return bool(stat) and stat.rsplit(b")", 1)[1].split()[0] != b"Z"
+
+
+def children(pid: int) -> list[int]:
+    """Children of ``pid``, oldest first."""
+    found = [int(p) for p in _read(pid, f"task/{pid}/children").split()]
+    return sorted(found, key=lambda child: int(_read(child, "stat").rsplit(b")", 1)[1].split()[19] or 0))
+
+
+def descendants(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        for child in children(todo.pop()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def slow_grade(tmp_path: Path) -> tuple[subprocess.Popen, int, set[int]]:
+    """A launched grade of a submission that never ends, once its controller has started a worker: the
+    launcher, the controller (the fork server's oldest child) and every process under the launcher."""
+    (tmp_path / "slow.py").write_text("import time\nwhile True:\n    time.sleep(0.1)\n")
+    launcher = subprocess.Popen([sys.executable, "-m", "grader.cli", "grade", str(tmp_path / "slow.py"), "--out", str(tmp_path / "out"), "--no-store"],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        servers = children(launcher.pid)
+        if servers and len(children(servers[0])) >= 2:  # the controller, then a worker
+            return launcher, children(servers[0])[0], descendants(launcher.pid)
+        time.sleep(0.1)
+    launcher.kill()
+    raise AssertionError("no worker started under the launcher")
+
+
+def wait_gone(pids: set[int], seconds: float = 30) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.2)
+    return [p for p in pids if alive(p)]
+
+
+def test_the_launcher_imports_no_torch():
+    probe = "import sys, grader.cli, grader.launcher; print('torch' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    assert run.stdout.strip() == "False"
+
+
+def test_launched_grade_matches_the_in_process_one(tmp_path):
+    (tmp_path / "relu.py").write_text(RELU)
+    launched = command("grade", str(tmp_path / "relu.py"), "--out", str(tmp_path / "a"), "--profile", "ci", "--no-store")
+    in_process = command("grade", str(tmp_path / "relu.py"), "--out", str(tmp_path / "b"), "--profile", "ci", "--no-store",
+                         env={"PROPGRADE_LAUNCHER": "0"})
+    assert launched.returncode == in_process.returncode == 0, launched.stderr + in_process.stderr
+    assert launched.stdout.replace(str(tmp_path / "a"), "OUT").splitlines()[-1] == in_process.stdout.replace(str(tmp_path / "b"), "OUT").splitlines()[-1]
+
+    def verdicts(folder: Path) -> dict:
+        (record,) = [json.loads(p.read_text()) for p in folder.glob("*/results.json")]
+        return {t["name"]: (t["score"], t["max_score"]) for t in record["tests"]}
+
+    assert verdicts(tmp_path / "a") == verdicts(tmp_path / "b")
+    assert "Traceback" not in launched.stderr
+
+
+def test_the_controllers_exit_code_is_the_commands(tmp_path):
+    (tmp_path / "wrong.py").write_text("import torch\n\n\ndef relu(z):\n    return z\n")
+    checked = command("check", str(tmp_path / "wrong.py"), "--no-store")
+    assert checked.returncode == 1 and "relu_matches_definition" in checked.stdout
+    refused = command("grade", str(tmp_path / "wrong.py"))  # --out is required: argparse exits 2 in the controller
+    assert refused.returncode == 2 and "--out" in refused.stderr
+
+
+def test_ctrl_c_ends_the_controller_its_server_and_its_worker(tmp_path):
+    launcher, controller, tree = slow_grade(tmp_path)
+    assert controller in tree and len(tree) >= 3
+    launcher.send_signal(signal.SIGINT)
+    launcher.communicate(timeout=60)
+    assert launcher.returncode != 0
+    assert wait_gone(tree) == []
+
+
+def test_a_killed_launcher_takes_its_controller_along(tmp_path):
+    """The controller is the fork server's child, not the launcher's: it watches the launcher's pipe."""
+    launcher, controller, tree = slow_grade(tmp_path)
+    launcher.kill()
+    launcher.communicate(timeout=30)
+    assert wait_gone(tree) == []
+
+
+def test_a_killed_controller_is_said_and_costs_exit_code_3(tmp_path):
+    launcher, controller, tree = slow_grade(tmp_path)
+    os.kill(controller, signal.SIGKILL)
+    _, stderr = launcher.communicate(timeout=60)
+    assert launcher.returncode == 3 and "ended without finishing" in stderr
+    assert wait_gone(tree) == []
+
+
+@pytest.mark.parametrize("sandbox", ["1", "0"])
+def test_a_workers_env_clearing_daemon_does_not_outlive_a_launched_grade(tmp_path, sandbox):
+    """Without the sandbox the daemon's only trace is its parent: the launcher adopts it, the controller kills it."""
+    duration = str(1004_000_000 + os.getpid() * 10 + int(sandbox))
+    source = (ROOT / "submissions" / "hostile" / "escape_env_daemon.py").read_text().replace('"1002"', f'"{duration}"')
+    (tmp_path / "daemon.py").write_text(source)
+    done = command("grade", str(tmp_path / "daemon.py"), "--out", str(tmp_path / "out"), "--profile", "ci", "--no-store", env={"PROPGRADE_SANDBOX": sandbox})
+    assert done.returncode == 0, done.stderr
+    time.sleep(0.5)
+    survivors = processes_with(duration)
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    assert survivors == []
+
+
+def test_nothing_the_launcher_was_given_reaches_a_workers_memory(tmp_path):
+    """A worker scans its whole memory for the launcher's environment and for a classmate's path: the controller
+    reads both from the launcher's pipe, never through the fork server that every worker is forked from."""
+    secret = f"launcher-secret-{secrets.token_hex(8)}"
+    classmate = f"classmate-{secrets.token_hex(8)}"
+    scanner = (
+        "import ctypes, torch\n"
+        f"HALVES = [({secret[:8]!r}, {secret[8:]!r}), ({classmate[:5]!r}, {classmate[5:]!r})]  # never joined here\n"
+        "def holds(data, head, tail):\n"
+        "    at = data.find(head.encode())\n"
+        "    while at >= 0:\n"
+        "        if data[at + len(head):at + len(head) + len(tail)] == tail.encode():\n"
+        "            return True\n"
+        "        at = data.find(head.encode(), at + 1)\n"
+        "    return False\n"
+        "found, scanned = set(), 0\n"
+        "with open('/proc/self/maps') as maps:\n"
+        "    regions = [line.split() for line in maps]\n"
+        "for fields in regions:\n"
+        "    if not fields[1].startswith('r') or (len(fields) > 5 and fields[5] in ('[vvar]', '[vsyscall]', '[vvar_vclock]')):\n"
+        "        continue\n"
+        "    start, end = (int(x, 16) for x in fields[0].split('-'))\n"
+        "    data = ctypes.string_at(start, end - start)\n"
+        "    scanned += len(data)\n"
+        "    found.update(head for head, tail in HALVES if holds(data, head, tail))\n"
+        "print('scanned', scanned > 100 << 20, 'found:', sorted(found) or 'nothing')\n\n\n"
+        "def relu(z):\n    return torch.relu(z)\n"
+    )
+    (tmp_path / "scanner.py").write_text(scanner)
+    (tmp_path / f"{classmate}.py").write_text(RELU)
+    done = command("grade", str(tmp_path / "scanner.py"), str(tmp_path / f"{classmate}.py"), "--out", str(tmp_path / "out"),
+                   "-j", "1", "--profile", "ci", "--no-store", env={"PROPGRADE_TEST_SECRET": secret})
+    assert done.returncode == 0, done.stderr
+    (record,) = [json.loads(p.read_text()) for p in (tmp_path / "out").glob("scanner*/results.json")]
+    output = json.dumps(record)
+    assert "scanned True found: nothing" in output
+    assert secret not in output and classmate not in output
