@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import atexit
 import dataclasses
 import os
 import sys
@@ -442,25 +441,9 @@ def run_command(args) -> int:
 
 
 def entry() -> None:
-    """The ``propgrade`` command: ``main`` (for the commands that grade, in a controller that shares the fork
-    server's torch: ``grader.launcher``), then a quick exit. Tearing down an interpreter that holds torch takes
-    about 0.5 s (every object and module freed one by one) and does nothing a command needs: its files are written
-    and closed, its workers stopped. The exit callbacks (logging, temporary folders) still run."""
-    argv = sys.argv[1:]
-    code = launcher.launch(argv) if launcher.wanted(argv) else None
-    if code is None:
-        code = main(argv)
-    flush_and_run_exit_callbacks()
-    os._exit(code)
-
-
-def flush_and_run_exit_callbacks() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can be said on it
-            pass
-    atexit._run_exitfuncs()
+    """The ``propgrade`` command (``grader.launcher``: the commands that grade run in a controller that shares the
+    fork server's torch, and every command exits without the interpreter's teardown)."""
+    launcher.run("grader.cli", sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ set -euo pipefail
 root="${{PROPGRADE_AUTOGRADER_ROOT:-/autograder}}"
 export OMP_NUM_THREADS=1
 export PROPGRADE_STORE="${{PROPGRADE_STORE:-/opt/propgrade-store}}"
-exec "${{PROPGRADE_PYTHON:-/opt/propgrade/bin/python}}" -m grader.gradescope \\
+exec "${{PROPGRADE_PYTHON:-/opt/propgrade/bin/python}}" -m grader.launcher grader.gradescope \\
     --submission "${{PROPGRADE_SUBMISSION_DIR:-$root/submission}}" \\
     --results "${{PROPGRADE_RESULTS_DIR:-$root/results}}" \\
     --assignment "${{PROPGRADE_SOURCE_DIR:-$root/source}}/{assignment}" \\

@@ -1,9 +1,11 @@
-"""The ``propgrade`` command's grading controller, forked from the fork server so that it shares torch.
+"""The grading controller of the ``propgrade`` command and the platforms' entry points, forked from the fork
+server so that it shares torch.
 
 A command that grades runs three interpreters that all need torch: the controller, the fork server and the
 worker. Imported twice (controller, fork server), torch costs two imports (about 0.9 s of CPU each) and two
 copies of its 140 MiB of private memory; the worker already shares the fork server's. So ``propgrade grade``,
-``check`` and ``warm`` are launched in two steps:
+``check`` and ``warm``, and the platforms' graders (``python -m grader.launcher grader.gradescope ARGS``: Gradescope's
+``run_autograder``, Classroom 50's ``autograder.py``, PrairieLearn's entry point), are launched in two steps:
 
 * the launcher (the process the user started; it never imports torch) starts the fork server in a clean
   environment, as before, and hands it its standard streams, its folder and two pipes;
@@ -19,25 +21,51 @@ controller that forks its own fork server does), and exits with the controller's
 
 from __future__ import annotations
 
+import atexit
+import importlib
 import json
 import os
 import select
 import signal
 import sys
 import threading
+from typing import NoReturn
 
 from grader.forkserver import ForkServer, become_subreaper, fork_server_wanted
 
-COMMANDS = ("grade", "check", "warm")
+ENTRY_POINTS = ("grader.cli", "grader.gradescope", "grader.outputs.classroom50", "grader.outputs.prairielearn")  # each has main(argv)
+COMMANDS = ("grade", "check", "warm")  # grader.cli's commands that grade
 FAILED = 3  # the exit code of a run the grader itself could not finish (as grader_failed)
 
 
-def wanted(argv: list[str]) -> bool:
-    """Launch in two steps for the commands that grade, where the fork server exists (PROPGRADE_LAUNCHER=0: never)."""
-    return argv[:1] in [[c] for c in COMMANDS] and fork_server_wanted() and os.environ.get("PROPGRADE_LAUNCHER", "1") != "0"
+def run(module: str, argv: list[str]) -> NoReturn:
+    """``module.main(argv)``, in a controller forked from the fork server where that is wanted, else here; then
+    a quick exit. Tearing down an interpreter that holds torch takes about 0.5 s (every object and module freed
+    one by one) and does nothing a command needs: its files are written and closed, its workers stopped. The exit
+    callbacks (logging, temporary folders) still run."""
+    code = launch(module, argv) if wanted(module, argv) else None
+    if code is None:
+        code = importlib.import_module(module).main(argv)
+    flush_and_run_exit_callbacks()
+    os._exit(code)
 
 
-def launch(argv: list[str]) -> int | None:
+def wanted(module: str, argv: list[str]) -> bool:
+    """Launch in two steps what grades, where the fork server exists (PROPGRADE_LAUNCHER=0: never)."""
+    grades = module != "grader.cli" or argv[:1] in [[c] for c in COMMANDS]
+    return grades and fork_server_wanted() and os.environ.get("PROPGRADE_LAUNCHER", "1") != "0"
+
+
+def flush_and_run_exit_callbacks() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said on it
+            pass
+    atexit._run_exitfuncs()
+
+
+def launch(module: str, argv: list[str]) -> int | None:
     """Run the command in a controller forked from the fork server; its exit code, or None when no controller
     could be started (the caller then runs the command itself)."""
     become_subreaper()  # a worker's orphans come here, where its controller finds and ends them
@@ -54,7 +82,7 @@ def launch(argv: list[str]) -> int | None:
     for fd in (config_read, status_write, cwd):
         os.close(fd)
     server.socket.close()  # the controller holds its own end now
-    config = {"argv": argv, "env": dict(os.environ), "path": sys.path, "argv0": sys.argv[0], "launcher": os.getpid()}
+    config = {"module": module, "argv": argv, "env": dict(os.environ), "path": sys.path, "argv0": sys.argv[0], "launcher": os.getpid()}
     try:
         data = memoryview(json.dumps(config).encode() + b"\n")
         while data:
@@ -155,10 +183,10 @@ def become_controller(fds: list[int]) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):  # both end the run in order: its workers are stopped
             signal.signal(signum, signal.default_int_handler)
         threading.Thread(target=_end_with_launcher, args=(config_read,), daemon=True).start()
-        from grader import cli
-
-        code = cli.main(config["argv"])
-        cli.flush_and_run_exit_callbacks()
+        if config["module"] not in ENTRY_POINTS:
+            raise ValueError(f"not an entry point of propgrade: {config['module']}")
+        code = importlib.import_module(config["module"]).main(config["argv"])
+        flush_and_run_exit_callbacks()
     except SystemExit as done:  # argparse's own exits
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
         if done.code is not None and not isinstance(done.code, int):
@@ -200,3 +228,9 @@ def _end_with_launcher(config_read: int) -> None:
     time.sleep(10)
     os._exit(FAILED)
 
+
+if __name__ == "__main__":  # python -m grader.launcher MODULE ARGS: how the platforms' scripts start a grade
+    if len(sys.argv) < 2 or sys.argv[1] not in ENTRY_POINTS:
+        print(f"usage: python -m grader.launcher {{{','.join(ENTRY_POINTS)}}} [ARGS...]", file=sys.stderr)
+        sys.exit(2)
+    run(sys.argv[1], sys.argv[2:])

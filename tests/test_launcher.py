@@ -196,3 +196,36 @@ def test_nothing_the_launcher_was_given_reaches_a_workers_memory(tmp_path):
     output = json.dumps(record)
     assert "scanned True found: nothing" in output
     assert secret not in output and classmate not in output
+
+
+def test_the_launcher_holds_no_torch_while_its_controller_shares_the_servers(tmp_path):
+    launcher, controller, tree = slow_grade(tmp_path)
+    try:
+        assert b"libtorch" not in _read(launcher.pid, "maps")
+        assert b"libtorch" in _read(controller, "maps")
+    finally:
+        launcher.send_signal(signal.SIGINT)
+        launcher.communicate(timeout=60)
+    assert wait_gone(tree) == []
+
+
+def test_a_platform_entry_point_runs_launched_with_the_same_result(tmp_path):
+    """PrairieLearn's run.sh (and Gradescope's run_autograder, Classroom 50's autograder.py) start their grader
+    through ``python -m grader.launcher MODULE``."""
+    (tmp_path / "student").mkdir()
+    (tmp_path / "student" / "relu.py").write_text(RELU)
+    results = {}
+    for launched in ("1", "0"):
+        folder = tmp_path / f"results{launched}"
+        folder.mkdir()
+        done = subprocess.run([sys.executable, "-I", "-m", "grader.launcher", "grader.outputs.prairielearn", "--submission", str(tmp_path / "student"),
+                               "--results", str(folder)], cwd=ROOT, env={**os.environ, "PROPGRADE_LAUNCHER": launched, "PROPGRADE_STORE": "off"},
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0 and "wrote" in done.stdout, done.stderr
+        results[launched] = json.loads((folder / "results.json").read_text())
+    assert results["1"] == results["0"] and results["1"]["score"] > 0
+
+
+def test_the_launcher_runs_only_propgrade_entry_points():
+    done = subprocess.run([sys.executable, "-m", "grader.launcher", "os"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "usage" in done.stderr

@@ -12,4 +12,4 @@ if [ -f "$here/assignment.toml" ]; then
     assignment=(--assignment "$here/assignment.toml")
 fi
 export OMP_NUM_THREADS=1
-exec python3 -I -m grader.outputs.prairielearn --submission /grade/student --results /grade/results --lang "${PROPGRADE_LANG:-en}" "${assignment[@]}"
+exec python3 -I -m grader.launcher grader.outputs.prairielearn --submission /grade/student --results /grade/results --lang "${PROPGRADE_LANG:-en}" "${assignment[@]}"

@@ -48,7 +48,7 @@ def python() -> Path:
 
 
 def main() -> int:
-    command = [str(python()), "-I", "-m", "grader.outputs.classroom50", NOTEBOOK, "--lang", LANG]
+    command = [str(python()), "-I", "-m", "grader.launcher", "grader.outputs.classroom50", NOTEBOOK, "--lang", LANG]
     if (BUNDLE / "assignment.toml").is_file():
         command += ["--assignment", str(BUNDLE / "assignment.toml")]
     return subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}).returncode
