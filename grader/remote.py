@@ -203,6 +203,7 @@ class Executor:
             self._shell = InteractiveShell.instance(user_ns=self.namespace)
             self._shell.enable_gui = lambda gui=None: None  # no event loop here; %matplotlib inline still works
             self._shell.display_formatter.active_types = ["text/plain"]  # nobody sees a figure here: never render one
+            self._shell.system = self._shell.system_raw  # `!cmd` straight to this output: no pseudo-terminal (0.1 s per command to close)
             self._shell.showtraceback = lambda *args, **kwargs: None
             self._shell.showsyntaxerror = lambda *args, **kwargs: None
             self.namespace.setdefault("__name__", "submission")

@@ -456,8 +456,8 @@ class Worker:
     def _watch_memory(self) -> None:
         """Kill the worker when it and its descendants hold more memory than the cap.
 
-        With a memory cgroup the kernel enforces the cap for all of them and this only
-        records the peak; otherwise the worker's resident size is read every 50 ms and,
+        With a memory cgroup the kernel enforces the cap for all of them and keeps their peak (read when the
+        worker stops; polled every 50 ms only where the kernel keeps none); otherwise the worker's resident size is read every 50 ms and,
         as root, that of every process of its user every half second.
         """
         page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -465,6 +465,8 @@ class Worker:
         tick = 0
         while not self.finished:
             if self.cgroups is not None and "memory" in self.cgroups.limits:
+                if self.cgroups.peak():  # the kernel keeps the peak itself: read once, when the worker stops
+                    return
                 self.peak_resident = max(self.peak_resident, self.cgroups.memory_used())
                 time.sleep(0.05)
                 continue
@@ -519,6 +521,7 @@ class Worker:
             self.process.wait()
             LIVE_WORKERS.discard(self.process.pid)
             if self.cgroups is not None:
+                self.peak_resident = max(self.peak_resident, self.cgroups.peak())
                 self.cgroups.remove()
             if self._init_pidfd is not None:
                 os.close(self._init_pidfd)

@@ -621,3 +621,28 @@ def test_children_the_grading_process_had_before_survive_grading(tmp_path):
     finally:
         helper.kill()
         helper.wait()
+
+
+def test_a_shell_line_in_a_notebook_runs_and_prints_to_the_output(tmp_path):
+    """``!cmd`` runs without a pseudo-terminal in a worker (IPython's ``system_raw``): still run, still heard."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("!echo propgrade-bang-$((40+2))"),
+                      nbformat.v4.new_code_cell("import torch\n\n\ndef relu(z):\n    return torch.relu(z)\n")]
+    path = tmp_path / "bang.ipynb"
+    nbformat.write(notebook, path)
+    result = run(path, ["relu_matches_definition"])
+    assert failed_cells(result) == {}
+    assert kinds(result) == {"relu_matches_definition": "passed"}
+    assert "propgrade-bang-42" in result.output
+
+
+def test_the_workers_memory_peak_is_recorded(tmp_path):
+    """With a memory cgroup the kernel's own peak is read when the worker stops (no polling); else it is polled."""
+    path = tmp_path / "big.py"
+    path.write_text("import torch\nBIG = torch.ones(64 << 20, dtype=torch.uint8) + 1  # 64 MiB, written\n\n\n"
+                    "def relu(z):\n    return torch.relu(z)\n")
+    result = run(path, ["relu_matches_definition"])
+    assert kinds(result) == {"relu_matches_definition": "passed"}
+    assert result.peak_memory >= 64 << 20
