@@ -118,8 +118,9 @@ class ForkServer:
             raise OSError("the fork server has gone")
         return json.loads(reply)
 
-    def fork(self, workdir: Path, env: dict, fds: list[int], sandbox: dict | None = None) -> int:
-        return self._ask({"op": "fork", "workdir": str(workdir), "env": env, "sandbox": sandbox}, fds)["pid"]
+    def fork(self, workdir: Path, env: dict, fds: list[int], sandbox: dict | None = None, notebook: bool = True) -> int:
+        """A worker; ``notebook``: it runs a notebook (the server imports IPython first, if it has not yet)."""
+        return self._ask({"op": "fork", "workdir": str(workdir), "env": env, "sandbox": sandbox, "notebook": notebook}, fds)["pid"]
 
     def warm_for_class(self) -> None:
         """Ask the server to import what the lesson's plotting notebooks use, once for every later worker."""

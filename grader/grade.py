@@ -95,7 +95,8 @@ class Session(Channel):
         return self.deadline - time.monotonic()
 
     def _start(self) -> None:
-        self.worker = Worker(self.submission.folder, limits=self.limits, seed=self.options.seed, device=self.options.device)
+        self.worker = Worker(self.submission.folder, limits=self.limits, seed=self.options.seed, device=self.options.device,
+                             notebook=self.submission.kind == "notebook")
         if self.worker.staged is not None and self.worker.staged.sha256 != self.submission.sha256:
             raise StagingRefused(say("staging_changed"))  # the worker would run what the hash does not name
         self.worker.start()

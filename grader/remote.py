@@ -692,11 +692,9 @@ def serve(request_fd: int, reply_fd: int, sandboxed: dict | None = None) -> None
 
 
 def warm_up() -> None:
-    """Pay once, before any fork, for what every worker needs: IPython, the meta-device kernels
-    (the first comparison on ``meta`` imports some 800 modules, seconds per worker otherwise),
-    autograd, an optimiser step and fake tensors."""
-    from IPython.core import interactiveshell  # noqa: F401
-
+    """Pay once, before any fork, for what every worker needs: the meta-device kernels (the first
+    comparison on ``meta`` imports some 800 modules, seconds per worker otherwise), autograd, an
+    optimiser step and fake tensors. IPython, which only notebooks need, is ``warm_up_notebooks``."""
     z = torch.empty(2, device="meta")
     (z >= 0).to(z.dtype).sum()
     model = torch.nn.Linear(2, 1)
@@ -710,6 +708,12 @@ def warm_up() -> None:
         with torch.no_grad(), mode:
             fake = mode.from_tensor(torch.zeros(2, 3)).to("lazy:0")
             (fake >= 0).to(fake.dtype), fake[:, 0], fake.new_tensor([1.0]), model.to("lazy:0")(fake[:, :2])
+
+
+def warm_up_notebooks() -> None:
+    """IPython (0.25 s): before the first worker that runs a notebook, or right after a first worker that runs a
+    module, so that a lone module's grade never waits for it."""
+    from IPython.core import interactiveshell  # noqa: F401
 
 
 def warm_up_plots() -> None:
@@ -825,6 +829,7 @@ def zygote(control_fd: int, controller: bool = False) -> None:
     gc.freeze()  # what is here now is never collected again: a worker's collections do not copy its pages
     control = socket.socket(fileno=control_fd)
     codes: dict[int, int] = {}
+    notebooks_warm = False
     kept: dict[tuple, list[str]] = {}
     while True:
         try:
@@ -838,6 +843,9 @@ def zygote(control_fd: int, controller: bool = False) -> None:
             hide = tuple(request["sandbox"]["hide"])
             request["sandbox"]["keep"] = kept.get(hide) or kept.setdefault(hide, namespaces.python_dirs(list(hide)))
         if request["op"] == "fork":
+            if request.get("notebook", True) and not notebooks_warm:
+                warm_up_notebooks()
+                notebooks_warm = True
             pid = os.fork()
             if pid == 0:
                 control.close()
@@ -853,6 +861,11 @@ def zygote(control_fd: int, controller: bool = False) -> None:
             for fd in fds:
                 os.close(fd)
             control.send(json.dumps({"pid": pid}).encode())
+            if not notebooks_warm:  # while that worker runs
+                warm_up_notebooks()
+                notebooks_warm = True
+                gc.collect()
+                gc.freeze()
         elif request["op"] == "reader":  # a clean reader (grader/clean_reader.py): forked here, where no student code ran
             pid = os.fork()
             if pid == 0:

@@ -184,7 +184,9 @@ class Output:
 class Worker:
     """One worker process serving one submission's requests."""
 
-    def __init__(self, source_dir: Path, *, limits: Limits, seed: int, device: str):
+    def __init__(self, source_dir: Path, *, limits: Limits, seed: int, device: str, notebook: bool = True):
+        """``notebook``: it will run notebook cells (IPython), not only a module."""
+        self.notebook = notebook
         self.limits = limits
         self.seed = seed
         self.device = device
@@ -315,7 +317,7 @@ class Worker:
             output_read, output_write = os.pipe()
             server = ForkServer.shared()
             with _CHILDREN_LOCK:
-                pid = server.fork(self.workdir, self.environment(), [request_read, reply_write, output_write], self._sandbox())
+                pid = server.fork(self.workdir, self.environment(), [request_read, reply_write, output_write], self._sandbox(), self.notebook)
                 self.process = ForkedProcess(pid, server, os.fdopen(output_read, "rb"))
                 LIVE_WORKERS.add(pid)
             os.close(output_write)

@@ -61,29 +61,55 @@ def test_a_class_warms_the_fork_server_after_its_first_grade_and_a_lone_grade_ne
     assert CountingServer.warms == 2  # after the first and the second; the last has nothing after it
 
 
-def test_a_worker_forked_after_the_class_warm_up_finds_matplotlib_imported(tmp_path):
-    from grader.workermanage import ForkServer, Limits, Worker, fork_server_wanted
+def modules_in_workers(tmp_path, server, notebooks: list[bool], names: str) -> list[str]:
+    """What a probe module prints in one worker per entry of ``notebooks`` (forked in that order from ``server``)."""
+    from grader.workermanage import ForkServer, Limits, Worker
+
+    said = []
+    ForkServer._shared, kept = server, ForkServer._shared
+    try:
+        for index, notebook in enumerate(notebooks):
+            (tmp_path / str(index)).mkdir(parents=True)
+            worker = Worker(tmp_path / str(index), limits=Limits(), seed=0, device="cpu", notebook=notebook)
+            try:
+                worker.start()
+                probe = f"import sys\nprint('found', [name in sys.modules for name in {names.split()!r}])\n"
+                worker.request("run_module", {"source": probe, "filename": "probe.py"}, doing="probe")
+            finally:
+                said.append(worker.stop().strip())
+    finally:
+        ForkServer._shared = kept
+        server.socket.close()
+        server.process.wait(timeout=60)
+    return said
+
+
+def needs_fork_server():
+    from grader.workermanage import fork_server_wanted
 
     if not fork_server_wanted():
         import pytest
 
         pytest.skip("no fork server on this platform")
+
+
+def test_a_worker_forked_after_the_class_warm_up_finds_matplotlib_imported(tmp_path):
+    from grader.workermanage import ForkServer
+
+    needs_fork_server()
     server = ForkServer()
-    try:
-        server.warm_for_class()
-        server.warm_for_class()  # asked once only
-        ForkServer._shared, kept = server, ForkServer._shared
-        worker = Worker(tmp_path, limits=Limits(), seed=0, device="cpu")
-        try:
-            worker.start()
-            worker.request("run_module", {"source": "import sys\nprint('plots', 'matplotlib.pyplot' in sys.modules)\n", "filename": "probe.py"}, doing="probe")
-        finally:
-            output = worker.stop()
-            ForkServer._shared = kept
-    finally:
-        server.socket.close()
-        server.process.wait(timeout=60)
-    assert "plots True" in output
+    server.warm_for_class()
+    server.warm_for_class()  # asked once only
+    assert modules_in_workers(tmp_path, server, [True], "matplotlib.pyplot") == ["found [True]"]
+
+
+def test_a_lone_module_never_waits_for_ipython_and_a_notebook_always_finds_it(tmp_path):
+    """The server imports IPython (0.25 s) before its first notebook worker, or right after its first module one."""
+    from grader.workermanage import ForkServer
+
+    needs_fork_server()
+    assert modules_in_workers(tmp_path / "a", ForkServer(), [False, False, True], "IPython") == ["found [False]", "found [True]", "found [True]"]
+    assert modules_in_workers(tmp_path / "b", ForkServer(), [True], "IPython") == ["found [True]"]
 
 
 def test_the_command_exits_quickly_with_its_code_and_all_its_output(tmp_path):
