@@ -440,11 +440,5 @@ def run_command(args) -> int:
     return run_list(args)
 
 
-def entry() -> None:
-    """The ``propgrade`` command (``grader.launcher``: the commands that grade run in a controller that shares the
-    fork server's torch, and every command exits without the interpreter's teardown)."""
+if __name__ == "__main__":  # as the propgrade command (grader.launcher.command)
     launcher.run("grader.cli", sys.argv[1:])
-
-
-if __name__ == "__main__":
-    entry()

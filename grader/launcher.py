@@ -38,6 +38,11 @@ COMMANDS = ("grade", "check", "warm")  # grader.cli's commands that grade
 FAILED = 3  # the exit code of a run the grader itself could not finish (as grader_failed)
 
 
+def command() -> NoReturn:
+    """The ``propgrade`` console command: this module is all it imports before the fork server starts."""
+    run("grader.cli", sys.argv[1:])
+
+
 def run(module: str, argv: list[str]) -> NoReturn:
     """``module.main(argv)``, in a controller forked from the fork server where that is wanted, else here; then
     a quick exit. Tearing down an interpreter that holds torch takes about 0.5 s (every object and module freed

@@ -113,14 +113,14 @@ def test_a_lone_module_never_waits_for_ipython_and_a_notebook_always_finds_it(tm
 
 
 def test_the_command_exits_quickly_with_its_code_and_all_its_output(tmp_path):
-    """``entry`` skips the interpreter's teardown (``os._exit``): what was printed to a pipe must still all
+    """``launcher.command`` skips the interpreter's teardown (``os._exit``): what was printed to a pipe must still all
     arrive, exit callbacks still run, and the exit code is main's."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     listed = subprocess.run([sys.executable, "-m", "grader.cli", "list"], env=env, capture_output=True, text=True, timeout=300)
     assert listed.returncode == 0 and listed.stdout.rstrip().splitlines()[-1].endswith("points")
-    probe = ("import atexit, sys, grader.cli\n"
+    probe = ("import atexit, sys, grader.launcher\n"
              f"atexit.register(lambda: open({str(tmp_path / 'ran')!r}, 'w').close())\n"
-             f"sys.argv = ['propgrade', 'report', {str(tmp_path)!r}, '--out', {str(tmp_path / 'out')!r}]\ngrader.cli.entry()\n")
+             f"sys.argv = ['propgrade', 'report', {str(tmp_path)!r}, '--out', {str(tmp_path / 'out')!r}]\ngrader.launcher.command()\n")
     refused = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2 and "no results.json" in refused.stderr
     assert (tmp_path / "ran").exists()

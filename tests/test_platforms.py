@@ -179,5 +179,5 @@ def test_gradescope_bundle_builds_from_an_installed_propgrade(tmp_path):
         metadata = rebuilt.read(next(n for n in names if n.endswith("METADATA"))).decode()
         entry_points = rebuilt.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert {"grader/outputs/classroom50.py", "grader/assignments/lesson.toml", "reference/models.py", "grader/sandbox/__init__.py"} <= names
-    assert "Requires-Dist: torch>=2.1" in metadata and "propgrade = grader.cli:entry" in entry_points
+    assert "Requires-Dist: torch>=2.1" in metadata and "propgrade = grader.launcher:command" in entry_points
     assert '"torch>=2.1"' in setup
