@@ -100,8 +100,14 @@ def test_processes_are_capped_per_worker_and_none_survives():
     assert processes_running("sleep", "1006") == []
 
 
+def memory_cgroups_here() -> bool:
+    probe = Cgroups.create(f"propgrade-probe-{os.getpid()}", 1 << 30, 64) or Cgroups()
+    probe.remove()
+    return "memory" in probe.limits
+
+
 def test_memory_is_capped_for_the_worker_and_its_children_together(worker):
-    if not (Cgroups.create(f"propgrade-probe-{os.getpid()}", 1 << 30, 64) or Cgroups()).limits >= {"memory"}:
+    if not memory_cgroups_here():
         pytest.skip("no writable memory cgroup here: the watchdog sums the worker user's processes instead")
     w = worker(Limits(call_seconds=20, cell_seconds=20, total_seconds=60, memory_bytes=768 << 20))
     source = """
@@ -280,3 +286,37 @@ def test_python_kept_under_tmp_stays_visible(reachable_dir):
         return str(os.path.exists(package / "lazy.py"))
 
     assert in_new_namespaces(lambda: False, find_the_package) == "True"
+
+
+def test_empty_cgroups_of_dead_controllers_are_removed_and_live_ones_kept():
+    """A controller killed (say, by the OOM killer) never removes its worker's cgroups: the next worker's
+    creation sweeps empty ones past an age no live worker's cgroups reach empty; busy ones are left."""
+    import subprocess
+    import sys
+    import time
+
+    from grader.sandbox.cgroups import remove_stale
+
+    stale = Cgroups.create(f"propgrade-stale-{os.getpid()}", 1 << 30, 64)
+    if stale is None:
+        pytest.skip("no writable cgroup here")
+    live = Cgroups.create(f"propgrade-live-{os.getpid()}", 1 << 30, 64)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for procs in live.procs_files():
+            with open(procs, "w") as f:
+                f.write(str(sleeper.pid))
+        time.sleep(0.05)
+        for directory in stale.dirs.values():
+            remove_stale(os.path.dirname(directory), older_than=0.01)
+        assert not any(os.path.exists(d) for d in stale.dirs.values())
+        assert all(os.path.exists(d) for d in live.dirs.values())
+        fresh = Cgroups.create(f"propgrade-fresh-{os.getpid()}", 1 << 30, 64)
+        for directory in fresh.dirs.values():
+            remove_stale(os.path.dirname(directory))  # the default age: a just-made empty cgroup is no stale one
+        assert all(os.path.exists(d) for d in fresh.dirs.values())
+        fresh.remove()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        live.remove()

@@ -71,6 +71,31 @@ def _read(path: str) -> str:
         return ""
 
 
+STALE_SECONDS = 600  # an empty worker cgroup this old belongs to no live worker (one joins its cgroups at once)
+PREFIX = "propgrade-"
+
+
+def remove_stale(parent: str, older_than: float = STALE_SECONDS) -> int:
+    """Remove the empty cgroups of workers whose controller died before it could (killed, out of memory): a
+    live worker's cgroups hold its processes from their first milliseconds, and a cgroup that holds any
+    process cannot be removed anyway. How many went."""
+    removed, now = 0, time.time()
+    try:
+        entries = os.scandir(parent)
+    except OSError:
+        return 0
+    with entries:
+        for entry in entries:
+            try:
+                if entry.name.startswith(PREFIX) and entry.is_dir(follow_symlinks=False) and now - entry.stat().st_mtime > older_than \
+                        and not _read(os.path.join(entry.path, "cgroup.procs")).strip():
+                    os.rmdir(entry.path)
+                    removed += 1
+            except OSError:  # busy, gone meanwhile, or not ours to remove
+                continue
+    return removed
+
+
 @dataclass
 class Cgroups:
     dirs: dict[str, str] = field(default_factory=dict)  # 'unified' / 'memory' / 'pids' -> directory
@@ -82,6 +107,7 @@ class Cgroups:
         made = cls()
         for hierarchy, point in mounts.items():
             parent = os.path.join(point, own.get(hierarchy, "/").lstrip("/"))
+            remove_stale(parent)
             path = os.path.join(parent, name)
             try:
                 os.mkdir(path)
