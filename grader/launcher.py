@@ -98,7 +98,25 @@ def launch(module: str, argv: list[str]) -> int | None:
         return None
     code = _wait_for_controller(status_read, server.process)
     os.close(config_write)  # the controller's watch on its launcher ends with this
+    if code is not None:
+        _wait_for_the_rest()
     return code
+
+
+def _wait_for_the_rest(seconds: float = 10) -> None:
+    """The controller has answered: wait until it, the fork server and whatever they left to this subreaper have
+    ended (milliseconds), so that a command that has ended has no process left: a harness that removes its
+    container or cgroup right after finds it empty."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:  # none left
+            return
+        if pid == 0:
+            time.sleep(0.005)
 
 
 def _wait_for_controller(status_read: int, server_process) -> int | None:

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from grader.messages import Message, say
 
 MIB = 1 << 20
-# Measured (README, "Speed"; benchmarks/cold.py --memory-limit): controller, fork server, one worker
-# and the clean reader grading submissions/correct/lesson_style.ipynb hold 556 MiB of anonymous memory
-# at their peak (no reclaim gives it back) and got full marks in a 600 MiB memory cgroup, page cache
-# from cold included; NEEDED_RESIDENT leaves a margin over that. The largest of them maps
+# Measured (README, "Speed"; benchmarks/cold.py --memory-limit): the launched controller (it shares the fork
+# server's torch), fork server, one worker and the clean reader grading submissions/correct/lesson_style.ipynb
+# hold 466-479 MiB of anonymous memory at their peak with the store, and peaked at 498 MiB without one (page
+# cache from cold included); each got full marks in a 512 MiB memory cgroup. The largest of them maps
 # NEEDED_ADDRESS_SPACE.
-NEEDED_RESIDENT = 640 * MIB
+NEEDED_RESIDENT = 512 * MIB
 NEEDED_ADDRESS_SPACE = 2048 * MIB
 UNLIMITED = 1 << 60  # cgroups write "max" or a page-rounded 2**63 for no limit
 

@@ -229,3 +229,23 @@ def test_a_platform_entry_point_runs_launched_with_the_same_result(tmp_path):
 def test_the_launcher_runs_only_propgrade_entry_points():
     done = subprocess.run([sys.executable, "-m", "grader.launcher", "os"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "usage" in done.stderr
+
+
+def test_the_launcher_waits_for_what_it_leaves_behind():
+    """After the controller's answer the launcher reaps its fork server, the controller (adopted once the server
+    has gone) and any orphan, so nothing of the command outlives it; a child that never ends costs at most the wait."""
+    probe = (
+        "import os, subprocess, sys, time\n"
+        "from grader.launcher import _wait_for_the_rest\n"
+        "slow = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(0.5)'])\n"
+        "started = time.monotonic()\n"
+        "_wait_for_the_rest()\n"
+        "waited = time.monotonic() - started\n"
+        "try:\n"
+        "    os.waitpid(-1, os.WNOHANG)\n"
+        "    print('children left')\n"
+        "except ChildProcessError:\n"
+        "    print('none left', waited >= 0.3)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "none left True", done.stderr

@@ -41,9 +41,9 @@ def fake_hierarchy(tmp_path: Path, monkeypatch, hierarchy: str, files: dict[str,
 
 
 def test_the_smallest_limit_of_the_cgroup_and_its_ancestors_is_read_in_v2(tmp_path, monkeypatch):
-    fake_hierarchy(tmp_path, monkeypatch, "unified", {"course/student/memory.max": "max\n", "course/memory.max": f"{512 * MIB}\n", "memory.max": f"{2048 * MIB}\n"})
+    fake_hierarchy(tmp_path, monkeypatch, "unified", {"course/student/memory.max": "max\n", "course/memory.max": f"{448 * MIB}\n", "memory.max": f"{2048 * MIB}\n"})
     limit = cgroup_limit()
-    assert limit.bytes == 512 * MIB and str(tmp_path / "course" / "memory.max") in limit.name.render("en")
+    assert limit.bytes == 448 * MIB and str(tmp_path / "course" / "memory.max") in limit.name.render("en")
     assert too_small() == [limit]
 
 
@@ -128,10 +128,10 @@ def test_propgrade_grade_exits_3_when_the_grader_failed(tmp_path, monkeypatch, c
 def test_the_gradescope_run_warns_too(tmp_path, monkeypatch, capsys):
     import grader.gradescope
 
-    fake_hierarchy(tmp_path, monkeypatch, "unified", {"course/student/memory.max": f"{512 * MIB}\n"})
+    fake_hierarchy(tmp_path, monkeypatch, "unified", {"course/student/memory.max": f"{448 * MIB}\n"})
     monkeypatch.setattr(grader.gradescope, "autograde", lambda *args: None)
     assert grader.gradescope.main(["--submission", str(tmp_path), "--results", str(tmp_path), "--assignment", str(tmp_path / "a.toml")]) == 0
-    assert "512 MiB" in capsys.readouterr().err  # a container set below what propgrade needs
+    assert "448 MiB" in capsys.readouterr().err  # a container set below what propgrade needs
 
 
 def test_gradescopes_default_container_is_enough():
@@ -257,3 +257,20 @@ def test_the_lesson_notebook_is_graded_in_full_within_gradescopes_768_mb(tmp_pat
     assert run.returncode == 0, (run.returncode, run.stderr[-2000:])
     assert result["extra_data"]["propgrade"]["status"] == "graded"
     assert result["score"] == result["max_score"] > 0, [t["output"] for t in result["tests"] if t["score"] < t["max_score"]]
+
+
+def test_no_process_is_left_when_the_command_has_ended(tmp_path):
+    """The launcher waits for its controller, its fork server and what they left (``launcher._wait_for_the_rest``):
+    a harness that removes the job's cgroup or container as soon as the command ends finds it empty."""
+    folder = real_memory_cgroup(2048 * MIB)
+    if folder is None:
+        pytest.skip("no writable memory cgroup here (needs root or a delegated cgroup)")
+    try:
+        run, result = _grade_in_cgroup(folder, tmp_path, str(ROOT / "submissions" / "correct" / "modern_module.py"),
+                                       "--assignment", str(ROOT / "tests" / "assignments" / "quick.toml"), "--profile", "ci")
+        left = (folder / "cgroup.procs").read_text().split()
+    finally:
+        _remove_tree(folder)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert result["extra_data"]["propgrade"]["status"] == "graded"
+    assert left == []
