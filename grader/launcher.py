@@ -123,13 +123,16 @@ def _wait_for_controller(status_read: int, server_process) -> int | None:
     """Read the controller's pid, then its exit code, forwarding signals meanwhile and reaping adopted orphans."""
     pid: int | None = None
     received = b""
+    pending: list[int] = []  # a Ctrl+C before the controller said its pid: delivered once it has
 
     def forward(signum, _frame):
-        if pid is not None:
-            try:
-                os.kill(pid, signum)
-            except ProcessLookupError:
-                pass
+        if pid is None:
+            pending.append(signum)
+            return
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -138,7 +141,7 @@ def _wait_for_controller(status_read: int, server_process) -> int | None:
                 ready, _, _ = select.select([status_read], [], [], 0.5)
             except InterruptedError:
                 continue
-            _reap_orphans(server_process.pid)
+            _reap_orphans()
             if not ready:
                 continue
             chunk = os.read(status_read, 4096)
@@ -146,6 +149,8 @@ def _wait_for_controller(status_read: int, server_process) -> int | None:
             lines = received.split(b"\n")
             if pid is None and len(lines) > 1:
                 pid = int(lines[0])
+                for signum in pending:
+                    forward(signum, None)
             if len(lines) > 2:
                 return int(lines[1])
             if not chunk:
@@ -162,14 +167,15 @@ def _wait_for_controller(status_read: int, server_process) -> int | None:
     return FAILED
 
 
-def _reap_orphans(keep: int) -> None:
-    """Collect the exit of adopted orphans (the controller kills them; only their parent can reap them)."""
+def _reap_orphans() -> None:
+    """Collect the exit of what has ended among this process's children: orphans of workers adopted here (the
+    controller kills them; only their parent can reap them), or the fork server (its status is not needed)."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
-        if pid == 0 or pid == keep:
+        if pid == 0:
             return
 
 

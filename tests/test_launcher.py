@@ -249,3 +249,13 @@ def test_the_launcher_waits_for_what_it_leaves_behind():
     )
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "none left True", done.stderr
+
+
+def test_ctrl_c_before_the_controller_exists_still_ends_the_run(tmp_path):
+    (tmp_path / "slow.py").write_text("import time\nwhile True:\n    time.sleep(0.1)\n")
+    launcher = subprocess.Popen([sys.executable, "-m", "grader.cli", "grade", str(tmp_path / "slow.py"), "--out", str(tmp_path / "out"), "--no-store"],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)  # the fork server is still importing torch: no controller yet
+    launcher.send_signal(signal.SIGINT)
+    _, stderr = launcher.communicate(timeout=60)  # not the submission's 120 s cell limit
+    assert launcher.returncode != 0, stderr
