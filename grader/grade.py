@@ -10,6 +10,7 @@ the submission again, skipping the cells that killed its predecessor.
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import hashlib
 import platform
@@ -357,6 +358,7 @@ def grade(submission: Submission, options: Options) -> SubmissionResult:
     if fork_server_wanted():
         ForkServer.shared()  # it imports torch on the other core while the store is read
     _say_once(attach(options.store, PASSING_EXAMPLES))
+    _warm_up_hypothesis()
     try:
         result = _grade(submission, options, started)
     except StagingRefused as refused:
@@ -373,6 +375,21 @@ def grade(submission: Submission, options: Options) -> SubmissionResult:
 
 
 _SAID: set[str] = set()
+
+
+@functools.cache
+def _warm_up_hypothesis() -> None:
+    """Hypothesis's first run in a process pays for its own set-up (registering its random generator runs a
+    full ``gc.collect``; its engine's first use): paid once here, while the fork server is still warming up
+    (0.15-0.2 s of a cold grade), not while the worker waits for the first property."""
+    from hypothesis import Phase, given, settings, strategies
+
+    @settings(max_examples=1, database=None, deadline=None, derandomize=True, phases=[Phase.generate])
+    @given(strategies.integers())
+    def nothing(_):
+        pass
+
+    nothing()
 
 
 def _say_once(problem: str | None) -> None:
