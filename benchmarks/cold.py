@@ -100,25 +100,10 @@ class TreeMemory:
         sys.path.insert(0, str(ROOT))
         from grader import machine
 
-        self.folder: Path | None = None
-        self.hierarchy = ""
-        for hierarchy, path in machine._cgroup_paths():
-            point = machine._mount_points().get(hierarchy)
-            if point is None:
-                continue
-            folder = Path(point, path.lstrip("/"), f"propgrade-bench-{os.getpid()}-{time.monotonic_ns()}")
-            try:
-                folder.mkdir()
-                if limit:
-                    (folder / ("memory.max" if hierarchy == "unified" else "memory.limit_in_bytes")).write_text(str(limit))
-                if not (folder / ("memory.peak" if hierarchy == "unified" else "memory.max_usage_in_bytes")).exists():
-                    raise OSError("no peak recorded here")
-            except OSError:
-                if folder.is_dir():
-                    folder.rmdir()
-                continue
-            self.folder, self.hierarchy = folder, hierarchy
-            break
+        made = machine.child_memory_cgroup(f"propgrade-bench-{os.getpid()}-{time.monotonic_ns()}", limit, with_peak=True)
+        self.folder: Path | None = Path(made[0]) if made else None
+        self.hierarchy = made[1] if made else ""
+        self._peak_file = machine.PEAK_FILES.get(self.hierarchy, "")
         self.anon = 0
         self._done = threading.Event()
 
@@ -148,7 +133,7 @@ class TreeMemory:
 
     def __exit__(self, *exc) -> None:
         self._done.set()
-        peak = self._read("memory.peak" if self.hierarchy == "unified" else "memory.max_usage_in_bytes").strip()
+        peak = self._read(self._peak_file).strip() if self.folder is not None else ""
         self.peak = int(peak) if peak.isdigit() else None
         if self.folder is not None:
             for _ in range(100):  # its processes are gone; the kernel may take a moment to let it go

@@ -141,19 +141,8 @@ def test_gradescopes_default_container_is_enough():
 
 def real_memory_cgroup(limit: int) -> Path | None:
     """A child of this process's memory cgroup (v1 or v2) limited to ``limit`` bytes, where this machine lets us make one."""
-    for hierarchy, path in machine._cgroup_paths():
-        point = machine._mount_points().get(hierarchy)
-        if point is None:
-            continue
-        folder = Path(point, path.lstrip("/"), f"propgrade-test-{os.getpid()}")
-        try:
-            folder.mkdir()
-            (folder / ("memory.max" if hierarchy == "unified" else "memory.limit_in_bytes")).write_text(str(limit))
-            return folder
-        except OSError:
-            if folder.is_dir():
-                folder.rmdir()
-    return None
+    made = machine.child_memory_cgroup(f"propgrade-test-{os.getpid()}", limit)
+    return Path(made[0]) if made else None
 
 
 def test_a_process_in_a_small_memory_cgroup_is_warned(tmp_path):
@@ -174,7 +163,7 @@ def test_a_process_in_a_small_memory_cgroup_is_warned(tmp_path):
 
 
 def _limit_file(folder: Path) -> str:
-    return "memory.limit_in_bytes" if (folder / "memory.limit_in_bytes").exists() else "memory.max"
+    return machine.LIMIT_FILES["memory"] if (folder / machine.LIMIT_FILES["memory"]).exists() else machine.LIMIT_FILES["unified"]
 
 
 def _remove_tree(folder: Path) -> None:
