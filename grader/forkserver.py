@@ -1,8 +1,9 @@
 """The fork server: one process per grading process that imports torch once and forks every worker.
 
-It lives apart from ``workermanage`` so that it imports nothing heavy: the ``propgrade`` command
-starts it first (``grader.cli``), and its torch import runs on the other core while the command
-imports its own.
+It lives apart from ``workermanage`` so that it imports nothing heavy: the ``propgrade`` command's
+launcher starts it first and has it fork the command's controller once torch is imported
+(``grader.launcher``); a grading process of its own (``grade()`` as a library) starts it before
+its own imports, so that the two torch imports run on two cores.
 """
 
 from __future__ import annotations

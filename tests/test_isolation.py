@@ -30,6 +30,11 @@ from grader.load import load_all
 from grader.properties import CATALOGUE, catalogue
 from grader.workermanage import Limits
 
+try:
+    from processes import alive, read_proc
+except ImportError:  # run from the repository root
+    from tests.processes import alive, read_proc
+
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = ROOT / "submissions" / "hostile"
 CORRECT = ROOT / "submissions" / "correct"
@@ -76,19 +81,6 @@ def messages(result) -> dict[str, str]:
 
 def failed_cells(result) -> dict[int, str]:
     return {c.cell: c.message.render("en") if c.message else "" for c in result.cells if not c.ok}
-
-
-def read_proc(pid: int, name: str) -> bytes:
-    try:
-        with open(f"/proc/{pid}/{name}", "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
-
-
-def alive(pid: int) -> bool:
-    stat = read_proc(pid, "stat")
-    return bool(stat) and stat.rsplit(b")", 1)[1].split()[0] != b"Z"
 
 
 def pids_running(program: str, argument: str) -> list[int]:

@@ -20,6 +20,11 @@ import pytest
 
 from grader.forkserver import fork_server_wanted
 
+try:
+    from processes import alive, read_proc
+except ImportError:  # run from the repository root
+    from tests.processes import alive, read_proc
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(not fork_server_wanted(), reason="the two-step launch needs the fork server (Linux)")
 
@@ -34,26 +39,13 @@ def command(*args: str, env: dict | None = None, **kwargs) -> subprocess.Complet
 
 def processes_with(marker: str) -> list[int]:
     """Live processes whose command line holds ``marker``."""
-    return [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc"))) if alive(pid) and marker.encode() in _read(pid, "cmdline")]
-
-
-def _read(pid: int, name: str) -> bytes:
-    try:
-        with open(f"/proc/{pid}/{name}", "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
-
-
-def alive(pid: int) -> bool:
-    stat = _read(pid, "stat")
-    return bool(stat) and stat.rsplit(b")", 1)[1].split()[0] != b"Z"
+    return [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc"))) if alive(pid) and marker.encode() in read_proc(pid, "cmdline")]
 
 
 def children(pid: int) -> list[int]:
     """Children of ``pid``, oldest first."""
-    found = [int(p) for p in _read(pid, f"task/{pid}/children").split()]
-    return sorted(found, key=lambda child: int(_read(child, "stat").rsplit(b")", 1)[1].split()[19] or 0))
+    found = [int(p) for p in read_proc(pid, f"task/{pid}/children").split()]
+    return sorted(found, key=lambda child: int(read_proc(child, "stat").rsplit(b")", 1)[1].split()[19] or 0))
 
 
 def descendants(pid: int) -> set[int]:
@@ -140,8 +132,8 @@ def test_a_killed_controller_is_said_and_costs_exit_code_3(tmp_path):
     launcher, controller, tree = slow_grade(tmp_path)
     os.kill(controller, signal.SIGKILL)
     _, stderr = launcher.communicate(timeout=60)
-    assert launcher.returncode == 3 and "ended without finishing" in stderr
-    assert wait_gone(tree) == []
+    assert launcher.returncode == 3 and "ended without finishing" in stderr, (launcher.returncode, stderr[-3000:])
+    assert wait_gone(tree) == [], {pid: read_proc(pid, "cmdline") for pid in tree if alive(pid)}
 
 
 @pytest.mark.parametrize("sandbox", ["1", "0"])
@@ -201,8 +193,8 @@ def test_nothing_the_launcher_was_given_reaches_a_workers_memory(tmp_path):
 def test_the_launcher_holds_no_torch_while_its_controller_shares_the_servers(tmp_path):
     launcher, controller, tree = slow_grade(tmp_path)
     try:
-        assert b"libtorch" not in _read(launcher.pid, "maps")
-        assert b"libtorch" in _read(controller, "maps")
+        assert b"libtorch" not in read_proc(launcher.pid, "maps")
+        assert b"libtorch" in read_proc(controller, "maps")
     finally:
         launcher.send_signal(signal.SIGINT)
         launcher.communicate(timeout=60)

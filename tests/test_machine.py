@@ -139,17 +139,18 @@ def test_gradescopes_default_container_is_enough():
     assert machine.NEEDED_RESIDENT <= 768 * MIB
 
 
-def real_memory_cgroup(limit: int) -> Path | None:
-    """A child of this process's memory cgroup (v1 or v2) limited to ``limit`` bytes, where this machine lets us make one."""
+def real_memory_cgroup(limit: int) -> Path:
+    """A child of this process's memory cgroup (v1 or v2) limited to ``limit`` bytes; the test is skipped where
+    this machine lets us make none."""
     made = machine.child_memory_cgroup(f"propgrade-test-{os.getpid()}", limit)
-    return Path(made[0]) if made else None
+    if made is None:
+        pytest.skip("no writable memory cgroup here (needs root or a delegated cgroup)")
+    return Path(made[0])
 
 
 def test_a_process_in_a_small_memory_cgroup_is_warned(tmp_path):
     """The real thing, where the machine lets us make a memory cgroup (root): a process started in one reads its limit."""
     folder = real_memory_cgroup(384 * MIB)
-    if folder is None:
-        pytest.skip("no writable memory cgroup here (needs root or a delegated cgroup)")
     try:
         probe = "from grader.machine import warn_if_too_small; print([limit.bytes for limit in warn_if_too_small()])"
         run = subprocess.run(
@@ -184,8 +185,6 @@ def test_a_worker_killed_for_a_limit_above_its_own_cap_did_not_exceed_its_cap():
     from grader.sandbox.cgroups import Cgroups
 
     machine_limit = real_memory_cgroup(128 * MIB)
-    if machine_limit is None:
-        pytest.skip("no writable memory cgroup here (needs root or a delegated cgroup)")
     try:
         hierarchy = "memory" if _limit_file(machine_limit) == "memory.limit_in_bytes" else "unified"
         if hierarchy == "unified":
@@ -218,8 +217,6 @@ def test_a_grade_in_a_memory_cgroup_too_small_for_propgrade_is_not_gradable_and_
     the fork server's (they go first, ``machine.oom_first``), the controller survives to say so, and nothing is
     charged to the student."""
     folder = real_memory_cgroup(300 * MIB)
-    if folder is None:
-        pytest.skip("no writable memory cgroup here (needs root or a delegated cgroup)")
     try:
         run, result = _grade_in_cgroup(folder, tmp_path, str(ROOT / "submissions" / "correct" / "modern_module.py"),
                                        "--assignment", str(ROOT / "tests" / "assignments" / "quick.toml"), "--profile", "ci")
@@ -237,8 +234,6 @@ def test_the_lesson_notebook_is_graded_in_full_within_gradescopes_768_mb(tmp_pat
     """Gradescope's default container: controller, fork server, worker and clean reader together within
     768 MiB, the lesson's notebook (training, plots, saved parameters) getting full marks, nothing crashed."""
     folder = real_memory_cgroup(768 * MIB)
-    if folder is None:
-        pytest.skip("no writable memory cgroup here (needs root or a delegated cgroup)")
     try:
         run, result = _grade_in_cgroup(folder, tmp_path, str(ROOT / "submissions" / "correct" / "lesson_style.ipynb"), "--profile", "ci")
     finally:
@@ -252,8 +247,6 @@ def test_no_process_is_left_when_the_command_has_ended(tmp_path):
     """The launcher waits for its controller, its fork server and what they left (``launcher._wait_for_the_rest``):
     a harness that removes the job's cgroup or container as soon as the command ends finds it empty."""
     folder = real_memory_cgroup(2048 * MIB)
-    if folder is None:
-        pytest.skip("no writable memory cgroup here (needs root or a delegated cgroup)")
     try:
         run, result = _grade_in_cgroup(folder, tmp_path, str(ROOT / "submissions" / "correct" / "modern_module.py"),
                                        "--assignment", str(ROOT / "tests" / "assignments" / "quick.toml"), "--profile", "ci")
