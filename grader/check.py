@@ -73,20 +73,6 @@ def check(prop: Property, subject, *, seed: int = 0, profile: str = "ci", exampl
     tried: list[Example] = []
     recorder = RecordingChannel(subject.channel) if examples is not None else None
     recording = replace(subject, channel=recorder) if recorder is not None else subject
-
-    @hypothesis_settings(prop, profile)
-    @hypothesis_seed(seed)
-    @given(data=st.data())
-    def run(data):
-        recording.begin_example()
-        if recorder is None:
-            prop.check(recording, data)
-            return
-        draws: list = []
-        recorder.requests = []
-        prop.check(recording, RecordingData(data, draws))
-        tried.append(Example(draws, recorder.requests))
-
     report: list[str] = []
     started = time.perf_counter()
     try:
@@ -94,7 +80,7 @@ def check(prop: Property, subject, *, seed: int = 0, profile: str = "ci", exampl
         if recorded is not None and replay(prop, subject, recorded):
             return Verdict(prop.id, "passed", say("passed"), "", time.perf_counter() - started)
         with with_reporter(report.append):
-            run()
+            hypothesis_test(prop, profile, seed, recording, recorder, tried)()
     except PropertyFailure as failure:
         return Verdict(prop.id, "failed", failure.message, _example(report, failure), time.perf_counter() - started)
     except StudentError as error:
@@ -113,6 +99,26 @@ def check(prop: Property, subject, *, seed: int = 0, profile: str = "ci", exampl
     if examples is not None:
         examples.keep(key, tried)
     return Verdict(prop.id, "passed", say("passed"), "", time.perf_counter() - started)
+
+
+def hypothesis_test(prop: Property, profile: str, seed: int, subject, recorder: RecordingChannel | None, tried: list[Example]):
+    """The property as a Hypothesis test, built only when no recording answers for it (building one costs
+    about as much as replaying a cheap property): each example that holds is noted in ``tried``."""
+
+    @hypothesis_settings(prop, profile)
+    @hypothesis_seed(seed)
+    @given(data=st.data())
+    def run(data):
+        subject.begin_example()
+        if recorder is None:
+            prop.check(subject, data)
+            return
+        draws: list = []
+        recorder.requests = []
+        prop.check(subject, RecordingData(data, draws))
+        tried.append(Example(draws, recorder.requests))
+
+    return run
 
 
 def _example(report: list[str], error: BaseException) -> str:

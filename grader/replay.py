@@ -28,9 +28,10 @@ from grader.properties import Property
 # Sent only when the property asks: propgrade's own training loop, the one request too slow to
 # risk running for nothing (after a request that differs, the replies sent ahead are dropped).
 NEVER_AHEAD = frozenset({"fit"})
-# A run sent ahead stops at this many requests or bytes: what a request that differs can waste.
+# At most this many requests, or bytes of them, are in flight: what a request that differs can waste.
+# (The bytes may exceed a pipe's buffer: the worker's channel takes in replies while it writes.)
 AHEAD_REQUESTS = 64
-AHEAD_BYTES = 32 * 1024
+AHEAD_BYTES = 256 * 1024
 
 
 class Diverged(BaseException):
@@ -108,7 +109,9 @@ class ScriptedChannel:
     """Passes a replayed subject's requests on, sending ahead what the recording says comes next.
 
     A request that may go ahead is sent together with the recorded requests after it
-    that may too; their replies are taken in order as the property asks. The worker
+    that may too, and the run is topped up while the property takes its replies (half
+    a window at a time), so the worker never waits for the property to catch up; at
+    most ``AHEAD_REQUESTS`` requests (``AHEAD_BYTES``) are ever in flight. The worker
     still answers each request on its own and in the recorded order, each under the
     per-call limit, so nothing the subject sees changes. A request that is not the
     next recorded one raises ``Diverged``: the replay ends there and Hypothesis
@@ -118,9 +121,14 @@ class ScriptedChannel:
     def __init__(self, channel, script: list[tuple[bytes, bool]]):
         self.channel = channel
         self.script = script
-        self.position = 0
-        self.in_flight = 0
+        self.position = 0  # the next request the property makes
+        self.sent = 0  # the first request not sent yet
+        self.bytes_in_flight = 0
         self.doing = ""  # what the property last asked for, named if dropping the replies after it fails
+
+    @property
+    def in_flight(self) -> int:
+        return self.sent - self.position
 
     def request(self, op: str, args: dict, *, doing) -> dict:
         frame = wire.encode({"op": op, "args": args})
@@ -129,25 +137,36 @@ class ScriptedChannel:
         self.doing = doing
         if not self.in_flight:
             self._send_ahead(doing)
+        elif self.in_flight <= AHEAD_REQUESTS // 2 and self._may_go(self.sent - 1):
+            self._send_ahead(doing)
         self.position += 1
-        self.in_flight -= 1
+        self.bytes_in_flight -= len(frame)
         return self.channel.receive(doing=doing)
 
+    def _may_go(self, index: int) -> bool:
+        return 0 <= index < len(self.script) and self.script[index][1]
+
     def _send_ahead(self, doing) -> None:
-        end, size = self.position + 1, len(self.script[self.position][0])
-        if self.script[self.position][1]:
-            while end < len(self.script) and self.script[end][1] and end - self.position < AHEAD_REQUESTS:
-                size += len(self.script[end][0])
-                if size > AHEAD_BYTES:
-                    break
+        """From the first request not sent: that one when nothing is in flight (the property asks for it now),
+        then those after it that may go ahead, within the window."""
+        start = end = self.sent
+        if not self.in_flight:
+            self.bytes_in_flight += len(self.script[end][0])
+            end += 1
+        if end == start + 1 and not self._may_go(start):
+            pass  # asked for, and never sent ahead: nothing goes with it
+        else:
+            while self._may_go(end) and end - self.position < AHEAD_REQUESTS and self.bytes_in_flight + len(self.script[end][0]) <= AHEAD_BYTES:
+                self.bytes_in_flight += len(self.script[end][0])
                 end += 1
-        self.channel.send([frame for frame, _ in self.script[self.position : end]], doing=doing)
-        self.in_flight = end - self.position
+        if end > start:
+            self.channel.send([frame for frame, _ in self.script[start:end]], doing=doing)
+            self.sent = end
 
     def drop_in_flight(self) -> None:
         """Read and drop the replies still owed, so the channel is in step again."""
         while self.in_flight:
-            self.in_flight -= 1
+            self.position += 1
             try:
                 self.channel.receive(doing=self.doing)
             except StudentError:

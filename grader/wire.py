@@ -66,6 +66,22 @@ def encode(message) -> bytes:
     """Serialise plain data (dict/list/str/number/None/tensor) into one frame."""
     blobs: list[bytes] = []
 
+    def tensor(value):  # called by the JSON encoder, in document order, for what JSON has no form for
+        if isinstance(value, torch.Tensor):
+            return _tensor_header(value, blobs)
+        raise TypeError(f"cannot send {type(value).__name__} over the wire")
+
+    try:
+        header = json.dumps(message, default=tensor, allow_nan=False)
+    except ValueError:  # a NaN or an infinity somewhere: the slower walk spells each one out
+        blobs.clear()
+        header = json.dumps(_spelled_out(message, blobs))
+    return _frame(header.encode(), blobs)
+
+
+def _spelled_out(message, blobs: list[bytes]):
+    """``message`` with each non-finite float as ``{"$float": repr}`` and each tensor as its header."""
+
     def walk(value):
         kind = type(value)
         if kind is dict:
@@ -88,7 +104,10 @@ def encode(message) -> bytes:
             return value if math.isfinite(value) else {"$float": repr(value)}
         raise TypeError(f"cannot send {type(value).__name__} over the wire")
 
-    header = json.dumps(walk(message)).encode()
+    return walk(message)
+
+
+def _frame(header: bytes, blobs: list[bytes]) -> bytes:
     parts = [_LENGTH.pack(len(header)), header, _LENGTH.pack(len(blobs))]
     for blob in blobs:
         parts += [_LENGTH.pack(len(blob)), blob]
@@ -117,44 +136,36 @@ def _raw_bytes(tensor: torch.Tensor) -> bytes:
 
 def decode(frame: bytes):
     """Rebuild a message from ``encode``'s bytes; raises WireError on anything else."""
-    view = memoryview(frame)
-    offset = 0
-
-    def take(size: int) -> memoryview:
-        nonlocal offset
-        if size < 0 or offset + size > len(view):
-            raise WireError("truncated frame")
-        chunk = view[offset : offset + size]
-        offset += size
-        return chunk
-
-    def length() -> int:
-        return _LENGTH.unpack(take(_LENGTH.size))[0]
-
     try:
-        header = json.loads(bytes(take(length())))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise WireError(f"bad header: {error}") from None
-    blobs = [bytes(take(length())) for _ in range(length())]
-    if offset != len(view):
-        raise WireError("trailing bytes after frame")
+        (size,) = _LENGTH.unpack_from(frame, 0)
+        offset = _LENGTH.size + size
+        header = frame[_LENGTH.size : offset]
+        (count,) = _LENGTH.unpack_from(frame, offset)
+        offset += _LENGTH.size
+        blobs = []
+        for _ in range(count):
+            (size,) = _LENGTH.unpack_from(frame, offset)
+            offset += _LENGTH.size
+            blobs.append(frame[offset : offset + size])
+            offset += size
+    except struct.error:
+        raise WireError("truncated frame") from None
+    if offset != len(frame):  # sizes that claim more than the frame holds, or bytes after the last blob
+        raise WireError("truncated frame" if offset > len(frame) else "trailing bytes after frame")
 
-    def rebuild(value):
-        kind = type(value)
-        if kind is dict:
-            if "$tensor" in value:
-                return _tensor(value, blobs)
-            if "$float" in value:
-                return float(value["$float"])
-            return {key: rebuild(item) if type(item) in _CONTAINERS else item for key, item in value.items()}
-        if kind is list:
-            return [rebuild(item) if type(item) in _CONTAINERS else item for item in value]
+    def rebuild(value: dict):  # each JSON object, innermost first
+        if "$tensor" in value:
+            return _tensor(value, blobs)
+        if "$float" in value:
+            return float(value["$float"])
         return value
 
     try:
-        return rebuild(header)
+        return json.loads(header, object_hook=rebuild)
     except WireError:
         raise
+    except (ValueError, UnicodeDecodeError) as error:
+        raise WireError(f"bad header: {error}") from None
     except Exception as error:  # noqa: BLE001 - a forged header (say, a list for a dtype) is a bad frame, never a crash
         raise WireError(f"bad header: {type(error).__name__}: {error}"[:300]) from None
 
@@ -162,12 +173,12 @@ def decode(frame: bytes):
 def _tensor(header: dict, blobs: list[bytes]) -> torch.Tensor:
     dtype = dtype_from_name(header["$tensor"])
     shape = header.get("shape")
-    if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
+    if type(shape) is not list or not all(type(n) is int and n >= 0 for n in shape):
         raise WireError(f"bad tensor shape {shape!r}")
     if header.get("meta"):
         return torch.empty(shape, dtype=dtype, device="meta")
     index = header.get("blob")
-    if not isinstance(index, int) or not 0 <= index < len(blobs):
+    if type(index) is not int or not 0 <= index < len(blobs):
         raise WireError("tensor refers to a missing blob")
     blob = blobs[index]
     expected = math.prod(shape) * dtype.itemsize

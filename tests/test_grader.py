@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import csv
-import os
 import json
+import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -157,6 +158,35 @@ def test_wire_refuses_anything_but_plain_data():
     forged = wire.encode({"t": torch.zeros(2)}).replace(b'"float32"', b'"pickle!"')
     with pytest.raises(wire.WireError):
         wire.decode(forged)
+
+
+def spelled_out_frame(message) -> bytes:
+    """What the encoder's slow path (every value walked in Python) makes of ``message``."""
+    blobs: list[bytes] = []
+    return wire._frame(json.dumps(wire._spelled_out(message, blobs)).encode(), blobs)
+
+
+def test_the_fast_encoder_writes_the_bytes_the_walk_writes():
+    """Recorded requests are compared byte for byte with new ones: both ways of encoding must agree."""
+    message = {"op": "call", "args": {"name": "step", "args": [torch.arange(6.0).reshape(2, 3), (1, 2.5, None, True, "x")],
+                                      "device": "meta", "nested": {"t": torch.ones(2, dtype=torch.int64), "e": torch.empty(0)}}}
+    assert wire.encode(message) == spelled_out_frame(message)
+    back = wire.decode(wire.encode({"nan": [float("nan"), float("-inf")], "t": torch.zeros(1)}))
+    assert math.isnan(back["nan"][0]) and back["nan"][1] == float("-inf") and torch.equal(back["t"], torch.zeros(1))
+
+
+@pytest.mark.parametrize("damage", ["trailing", "long blob", "short header", "no blob count"])
+def test_a_frame_whose_sizes_do_not_add_up_is_a_wire_error(damage):
+    frame = wire.encode({"t": torch.arange(3.0)})
+    header_size = int.from_bytes(frame[:8], "big")
+    damaged = {
+        "trailing": frame + b"\0",
+        "long blob": frame[: 16 + header_size] + (10**6).to_bytes(8, "big") + frame[24 + header_size :],
+        "short header": (header_size + 5).to_bytes(8, "big") + frame[8:],
+        "no blob count": frame[: 8 + header_size],
+    }[damage]
+    with pytest.raises(wire.WireError):
+        wire.decode(damaged)
 
 
 COMPLEX = torch.tensor([1 + 2j, -3 - 4j])

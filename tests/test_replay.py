@@ -184,6 +184,50 @@ def test_a_replay_hands_recorded_requests_over_in_runs():
     assert counter.requests == PROFILES[PROFILE] and counter.sends == 1
 
 
+class InFlightChannel(CountingChannel):
+    """Also notes, at each hand-over, how many requests were still unanswered and how many it adds."""
+
+    def __init__(self, channel):
+        super().__init__(channel)
+        self.unanswered, self.hand_overs = 0, []
+
+    def send(self, frames, *, doing):
+        self.hand_overs.append((self.unanswered, len(frames)))
+        self.unanswered += len(frames)
+        super().send(frames, doing=doing)
+
+    def receive(self, *, doing):
+        self.unanswered -= 1
+        return super().receive(doing=doing)
+
+
+def test_a_long_replay_is_topped_up_before_the_worker_runs_dry(monkeypatch):
+    """The run sent ahead is refilled while replies are still owed (the worker never waits for the property
+    to take the last one), and no more than the window is ever in flight."""
+    from grader import replay as replay_module
+
+    monkeypatch.setattr(replay_module, "AHEAD_REQUESTS", 6)
+    prop = CATALOGUE["step_matches_definition"]
+    examples = PassingExamples()
+    assert check(prop, reference_subject(), seed=SEED, profile=PROFILE, examples=examples).kind == "passed"
+    given = Subject.in_process(dict(vars(reference)), contract_names())
+    channel = given.channel = InFlightChannel(given.channel)
+    assert check(prop, given, seed=SEED, profile=PROFILE, examples=examples).kind == "passed"
+    assert channel.requests == PROFILES[PROFILE] and channel.unanswered == 0
+    assert len(channel.hand_overs) > 1 and all(owed > 0 for owed, _ in channel.hand_overs[1:])
+    assert max(owed + added for owed, added in channel.hand_overs) <= 6
+
+
+def test_a_property_answered_by_its_recording_builds_no_hypothesis_test(monkeypatch):
+    from grader import check as check_module
+
+    prop = CATALOGUE["relu_matches_definition"]
+    examples = PassingExamples()
+    assert check(prop, reference_subject(), seed=SEED, profile=PROFILE, examples=examples).kind == "passed"
+    monkeypatch.setattr(check_module, "hypothesis_test", lambda *args: pytest.fail("Hypothesis was asked"))
+    assert check(prop, reference_subject(), seed=SEED, profile=PROFILE, examples=examples).kind == "passed"
+
+
 def test_a_request_that_differs_from_the_recording_sends_the_property_to_hypothesis():
     """Subject B's f doubles, so its g requests differ from A's recording: the replies sent ahead
     for A's requests are dropped, and every g(f(x)) B is asked is answered for B's own f(x)."""
