@@ -152,11 +152,16 @@ def checker() -> ProcessPoolExecutor:
 
 def _leave_student_folder() -> None:
     """In the checker: import nothing from the kernel's working folder (a student's ``torch.py`` there stays theirs),
-    and leave Ctrl+C to the kernel (interrupting a check stops the wait, not the checker kept for the next one)."""
+    and leave Ctrl+C to the kernel (interrupting a check stops the wait, not the checker kept for the next one).
+    Then the fork server starts, before this process imports torch itself: the two imports run side by side."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     here = os.path.abspath(os.getcwd())
     sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != here]
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from grader.forkserver import ForkServer, fork_server_wanted
+
+    if fork_server_wanted():
+        ForkServer.shared()
 
 
 def check_file(path: str, assignment_file: str | None, lang: str, device: str) -> dict:

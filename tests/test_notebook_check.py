@@ -184,3 +184,16 @@ def test_a_notebook_released_for_another_assignment_is_warned_about(tmp_path):
     (warning,) = notebook.other_assignment(str(released), load_assignment(None))
     assert warning.fields["released"] == "quick" and "course.toml" in warning.render("en") and "course.toml" in warning.render("zh")
     assert notebook.other_assignment(str(saved(tmp_path, "x = 1")), quick) == []  # not released by propgrade: nothing to compare
+
+
+def test_the_checker_starts_its_fork_server_before_it_imports_torch(tmp_path):
+    """The checker's own torch import and its fork server's run side by side (the first check in a notebook is
+    about a second shorter than when the server started after the imports)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom grader import notebook, forkserver\nnotebook._leave_student_folder()\n"
+             "server = forkserver.ForkServer._shared\nprint(server is not None and server.process.poll() is None, 'torch' in sys.modules)\n")
+    env = {k: v for k, v in os.environ.items() if k != "PROPGRADE_FORKSERVER"}
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split() == ["True", "False"], out.stdout + out.stderr
