@@ -35,8 +35,10 @@ import hmac
 import json
 import os
 import platform
+import re
 import stat
 import tempfile
+import time
 import weakref
 from pathlib import Path
 
@@ -55,6 +57,7 @@ SEAL_BYTES = 32
 KEY_FILE = "seal.key"
 MAX_BYTES = 128 << 20
 ENV = "PROPGRADE_STORE"  # a folder, or "off"
+UNUSED_DAYS = 30  # a store file no grading has read or written for this long is removed when another is written
 
 
 class Unstorable(TypeError):
@@ -289,6 +292,37 @@ class Store:
             raise Refused(f"it would be larger than {MAX_BYTES} bytes")
         seal = hmac.new(_seal_key(self.folder, create=True), frame, hashlib.sha256).digest()
         _write_private(self.folder, self.path.name, MAGIC + frame + seal)
+        remove_unused(self.folder)
+
+    def mark_used(self) -> None:
+        """Its time of last use (the file's modification time), which keeps ``remove_unused`` away from it."""
+        try:
+            os.utime(self.path, follow_symlinks=False)
+        except OSError:
+            pass
+
+
+STORE_NAME = re.compile(r"[0-9a-f]{24}\.store")
+
+
+def remove_unused(folder: Path, days: float = UNUSED_DAYS) -> list[str]:
+    """Remove the store files in ``folder`` that no grading has used for ``days``: each new propgrade, PyTorch or
+    assignment gets a store of its own (about 1-3 MB), and the old ones would otherwise stay for good. Only plain
+    files with a store's name are touched; returns the names removed."""
+    removed = []
+    cutoff = time.time() - days * 86400
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        try:
+            if STORE_NAME.fullmatch(entry.name) and entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed.append(entry.name)
+        except OSError:
+            continue
+    return removed
 
 
 def _storable(value) -> bool:
@@ -375,6 +409,7 @@ def attach(store: Store | None, examples: PassingExamples) -> str | None:
         content = store.read()
         if content is not None:
             _install(content, examples)
+            store.mark_used()
     except Refused as refused:
         return f"the store {store.path} was not used: {refused}"
     finally:

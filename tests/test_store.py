@@ -11,6 +11,7 @@ import math
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,25 @@ def test_what_one_process_keeps_the_next_takes_in(tmp_path, fresh_memo):
     assert key[0] == "relu_matches_definition" and same(found[0].draws, example_set().items()[0][1][0].draws)
     assert found[0].requests == [(b"frame", True)]
     assert stores.REMEMBERED["grader.properties.training.logistic_baseline"] == {((101,), ()): 0.75}
+
+
+def test_stores_nobody_used_for_a_month_go_when_another_is_written(tmp_path, fresh_memo):
+    """Each propgrade, PyTorch or assignment has a store of its own: the old ones do not pile up, the ones in use
+    stay (reading a store marks it used), and nothing else in the folder is touched."""
+    used = Store(tmp_path / "store", store_key(SEED, PROFILE, "cpu"))
+    assert keep(used, example_set(), SEED, PROFILE) is None
+    month_ago = time.time() - 31 * 86400
+    old, other, linked = used.folder / ("a" * 24 + ".store"), used.folder / "notes.store.txt", used.folder / ("b" * 24 + ".store")
+    old.write_bytes(b"old")
+    other.write_bytes(b"mine")
+    linked.symlink_to(other)
+    for path in (used.path, old, other):
+        os.utime(path, (month_ago, month_ago))
+    os.utime(linked, (month_ago, month_ago), follow_symlinks=False)
+    assert attach(used, PassingExamples()) is None  # read: used now
+    stores.REMEMBERED["grader.properties.training.logistic_baseline"][((7,), ())] = 0.5
+    assert keep(Store(tmp_path / "store", store_key(SEED, PROFILE, "meta")), example_set(), SEED, PROFILE) is None
+    assert not old.exists() and used.path.exists() and other.read_bytes() == b"mine" and linked.is_symlink()
 
 
 def test_a_missing_store_is_no_problem_and_one_under_other_settings_is_not_found(tmp_path, fresh_memo):
