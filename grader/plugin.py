@@ -173,6 +173,8 @@ def pytest_addoption(parser):
     group.addoption("--propgrade-seed", type=int, default=0)
     group.addoption("--propgrade-lang", choices=["en", "zh"], default="en")
     group.addoption("--propgrade-device", choices=["auto", "cpu", "cuda"], default="auto")
+    group.addoption("--propgrade-no-store", action="store_true", default=False,
+                    help="neither use nor write the store of what earlier runs learned ($PROPGRADE_STORE, else ~/.cache/propgrade)")
 
 
 class PropertyFailed(Exception):
@@ -187,6 +189,7 @@ class SubmissionUnderTest:
         self.session = None
         self.subject = None
         self.problem = None
+        self.store = None  # what earlier runs learned, as ``propgrade grade`` keeps it (grader/store.py)
 
     def start(self):
         from grader.cli import resolve_device
@@ -207,6 +210,7 @@ class SubmissionUnderTest:
             self.problem = submission.problem.render(self.lang) if submission else f"no submission at {path}"
             return
         options = Options(seed=self.config.getoption("propgrade_seed"), device=resolve_device(self.config.getoption("propgrade_device")))
+        self._attach_store(options)
         self.session = Session(submission, options)
         try:
             self.session.run()
@@ -220,6 +224,24 @@ class SubmissionUnderTest:
         names, spellings = options.assignment.resolve(found)
         self.subject = Subject(self.session, names, cuda=cuda, spellings=spellings)
 
+    def _attach_store(self, options) -> None:
+        from grader.replay import PASSING_EXAMPLES
+        from grader.store import attach, store_for
+
+        if self.config.getoption("propgrade_no_store"):
+            return
+        self.store = store_for(options.seed, self.config.getoption("propgrade_profile"), options.device)
+        problem = attach(self.store, PASSING_EXAMPLES)
+        if problem:
+            self._say(problem)
+
+    @property
+    def examples(self):
+        """Where examples of properties that held are replayed from: none without a store."""
+        from grader.replay import PASSING_EXAMPLES
+
+        return PASSING_EXAMPLES if self.store is not None else None
+
     @property
     def lang(self) -> str:
         return self.config.getoption("propgrade_lang")
@@ -227,6 +249,21 @@ class SubmissionUnderTest:
     def close(self):
         if self.session is not None:
             self.session.close()
+        if self.store is not None:
+            from grader.replay import PASSING_EXAMPLES
+            from grader.store import keep
+
+            problem = keep(self.store, PASSING_EXAMPLES, self.config.getoption("propgrade_seed"), self.config.getoption("propgrade_profile"))
+            if problem:
+                self._say(problem)
+
+    def _say(self, text: str) -> None:
+        """On pytest's own terminal (what is printed during a test is captured), or on stderr once it is gone."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"propgrade: {text}")
+        else:
+            print(f"propgrade: {text}", file=sys.stderr)
 
 
 class PropertyItem(pytest.Item):
@@ -248,7 +285,7 @@ class PropertyItem(pytest.Item):
         except WorkerLost as lost:
             raise PropertyFailed(lost.message.render(self.under_test.lang)) from None
         verdict = check(self.prop, self.under_test.subject, seed=self.config.getoption("propgrade_seed"),
-                        profile=self.config.getoption("propgrade_profile"))
+                        profile=self.config.getoption("propgrade_profile"), examples=self.under_test.examples)
         lang = self.under_test.lang
         if verdict.kind == "skipped":
             pytest.skip(verdict.message.render(lang))

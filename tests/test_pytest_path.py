@@ -113,3 +113,26 @@ def test_no_file_is_collected_and_options_that_end_without_checking_are_refused(
 def test_propgrade_pytest_needs_an_existing_submission(tmp_path, capsys):
     assert main(["pytest", str(tmp_path / "missing.ipynb"), "-q"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_propgrade_pytest_keeps_and_replays_what_it_learned_in_the_store(tmp_path):
+    """As ``propgrade grade`` does: the first run writes the store, the next replays from it with the same
+    outcome, and ``--propgrade-no-store`` neither reads nor writes one."""
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(ROOT / "submissions" / "correct" / "modern_module.py", work / "homework.py")
+    store = tmp_path / "store"
+    env = environment(PROPGRADE_STORE=str(store))
+    chosen = ["-q", "-k", "relu_matches_definition or step_of_zero_is_one"]
+    alone = run([str(PROPGRADE), "pytest", "homework.py", *chosen, "--propgrade-no-store"], work, env)
+    assert alone.returncode == 0 and "2 passed" in alone.stdout and not store.exists(), alone.stdout + alone.stderr
+    first = run([str(PROPGRADE), "pytest", "homework.py", *chosen], work, env)
+    assert first.returncode == 0 and "2 passed" in first.stdout, first.stdout + first.stderr
+    (written,) = store.glob("*.store")
+    learned = written.stat().st_size
+    again = run([str(PROPGRADE), "pytest", "homework.py", *chosen], work, env)
+    assert again.returncode == 0 and "2 passed" in again.stdout, again.stdout + again.stderr
+    assert [p.stat().st_size for p in store.glob("*.store")] == [learned]  # nothing new to learn: replayed
+    written.write_bytes(written.read_bytes()[:-1] + b"!")  # read, it is refused and said so; the run goes on
+    spoiled = run([str(PROPGRADE), "pytest", "homework.py", *chosen], work, env)
+    assert spoiled.returncode == 0 and "2 passed" in spoiled.stdout and "was not used" in spoiled.stdout, spoiled.stdout + spoiled.stderr
