@@ -18,7 +18,7 @@ from hypothesis.reporting import with_reporter
 from grader.messages import Message, say
 from grader.outcomes import PropertyFailure, SkipProperty, StudentError, WorkerLost
 from grader.properties import Property
-from grader.replay import Ahead, Example, PassingExamples, RecordingChannel, RecordingData, replay
+from grader.replay import Example, PassingExamples, RecordingChannel, RecordingData, replay
 
 VERDICTS = ("passed", "failed", "error", "timeout", "crashed", "missing", "skipped")
 
@@ -60,35 +60,15 @@ def hypothesis_settings(prop: Property, profile: str) -> settings:
     )
 
 
-def not_checkable(prop: Property, subject) -> Verdict | None:
-    """The verdict of a property the subject cannot be checked on at all (no CUDA, names it lacks)."""
+def check(prop: Property, subject, *, seed: int = 0, profile: str = "ci", examples: PassingExamples | None = None) -> Verdict:
+    """Run one property; every way it can end becomes a Verdict.
+
+    ``examples``: where the examples of properties that held are kept and replayed (see PassingExamples)."""
     if prop.cuda and not subject.cuda:
         return Verdict(prop.id, "skipped", say("skipped", reason=say("no_cuda")))
     missing = [name for name in prop.needs if not subject.has(name)]
     if missing:
         return Verdict(prop.id, "missing", say("missing", names=", ".join(missing)))
-    return None
-
-
-def recorded_examples(prop: Property, subject, seed: int, profile: str, examples: PassingExamples | None) -> list[Example] | None:
-    """The recorded examples ``check`` would replay for this property and subject, if any."""
-    if examples is None or not_checkable(prop, subject) is not None:
-        return None
-    return examples.get(PassingExamples.key(prop, subject, seed, profile))
-
-
-def check(prop: Property, subject, *, seed: int = 0, profile: str = "ci", examples: PassingExamples | None = None,
-          ahead: Ahead | None = None, then: list[Example] | None = None) -> Verdict:
-    """Run one property; every way it can end becomes a Verdict.
-
-    ``examples``: where the examples of properties that held are kept and replayed (see PassingExamples);
-    ``ahead`` and ``then``: requests carried from one replay to the next (see ``replay``)."""
-    recorded = recorded_examples(prop, subject, seed, profile, examples)
-    if ahead is not None and recorded is None:
-        ahead.drop(subject.channel)  # sent for a replay that will not happen
-    unchecked = not_checkable(prop, subject)
-    if unchecked is not None:
-        return unchecked
     key = PassingExamples.key(prop, subject, seed, profile) if examples is not None else None
     tried: list[Example] = []
     recorder = RecordingChannel(subject.channel) if examples is not None else None
@@ -96,7 +76,8 @@ def check(prop: Property, subject, *, seed: int = 0, profile: str = "ci", exampl
     report: list[str] = []
     started = time.perf_counter()
     try:
-        if recorded is not None and replay(prop, subject, recorded, ahead, then):
+        recorded = examples.get(key) if examples is not None else None
+        if recorded is not None and replay(prop, subject, recorded):
             return Verdict(prop.id, "passed", say("passed"), "", time.perf_counter() - started)
         with with_reporter(report.append):
             hypothesis_test(prop, profile, seed, recording, recorder, tried)()

@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 import torch
 
 from grader.assignment import Assignment, default_assignment
-from grader.check import Verdict, check, recorded_examples
+from grader.check import Verdict, check
 from grader.load import Submission
 from grader.machine import oom_kills, out_of_memory_problem
 from grader.messages import Message, say
 from grader.outcomes import PropertyFailure, StudentError, WorkerLost
 from grader.properties import Property
 from grader.properties.common import seq_net_shapes
-from grader.replay import PASSING_EXAMPLES, Ahead
+from grader.replay import PASSING_EXAMPLES
 from grader.sandbox.staging import StagingRefused, skipped_summary
 from grader.store import Store, attach, keep, store_for
 from grader.score import SubmissionResult, score
@@ -327,24 +327,18 @@ def check_in_session(submission: Submission, options: Options, groups: list[tupl
         cuda = options.device == "cuda"  # decided here: a submission cannot talk its CUDA checks into "skipped"
         subject = Subject(session, names, cuda=cuda, spellings=run.spellings)
         run.seq_net = seq_net_weights(subject)
-        examples = PASSING_EXAMPLES if options.replay else None
         for visibility, properties in groups:
             if visibility != "visible":
                 session.freeze()
-            ahead = Ahead()  # never across groups: the output is cut between them
-            for index, prop in enumerate(properties):
-                worker = session.worker
+            for prop in properties:
                 try:
                     session.ensure_worker()
                 except WorkerLost as lost:
                     run.verdicts.append(Verdict(prop.id, "crashed", lost.message))
                     continue
-                if session.worker is not worker:
-                    ahead.forget()  # what went ahead went to a worker that is gone
-                following = properties[index + 1] if index + 1 < len(properties) else None
-                then = recorded_examples(following, subject, options.seed, options.profile, examples) if following else None
                 try:
-                    run.verdicts.append(check(prop, subject, seed=options.seed, profile=options.profile, examples=examples, ahead=ahead, then=then))
+                    examples = PASSING_EXAMPLES if options.replay else None
+                    run.verdicts.append(check(prop, subject, seed=options.seed, profile=options.profile, examples=examples))
                 except WorkerLost as lost:  # lost outside Hypothesis's run, e.g. while shrinking setup
                     run.verdicts.append(Verdict(prop.id, "timeout" if lost.reason == "timeout" else "crashed", lost.message))
         run.isolation = session.worker.isolation if session.worker else {}

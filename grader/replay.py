@@ -105,65 +105,25 @@ class RecordingChannel:
         return self.channel.receive(doing=doing)
 
 
-class Ahead:
-    """Requests of the next property's recording, sent while the last one was replayed: their replies wait,
-    in order, on the channel, and that property's replay takes them as its first (``ScriptedChannel``).
-    So the worker starts on the next property while the controller is still checking the last one's answers."""
-
-    def __init__(self):
-        self.examples: list[Example] | None = None  # the recording they begin
-        self.sent = 0
-        self.bytes = 0
-
-    def forget(self) -> None:
-        """The worker they were sent to is gone: nothing is owed any more."""
-        self.examples, self.sent, self.bytes = None, 0, 0
-
-    def drop(self, channel) -> None:
-        """Read and drop their replies (the next property does not replay them after all)."""
-        sent, self.sent = self.sent, 0
-        try:
-            for _ in range(sent):
-                try:
-                    channel.receive(doing="")
-                except StudentError:
-                    pass
-        except WorkerLost:
-            _replace_lost_worker(channel)
-        self.forget()
-
-
-def _replace_lost_worker(channel) -> None:
-    """A request sent ahead for the next property lost the worker: the property being checked gets a fresh one
-    (the request is sent again, and blamed, when the next property's turn comes)."""
-    ensure_worker = getattr(channel, "ensure_worker", None)
-    if ensure_worker is not None:
-        try:
-            ensure_worker()
-        except WorkerLost:
-            pass  # no fresh worker either: the property being checked says so itself
-
-
 class ScriptedChannel:
     """Passes a replayed subject's requests on, sending ahead what the recording says comes next.
 
     A request that may go ahead is sent together with the recorded requests after it
     that may too, and the run is topped up while the property takes its replies (half
     a window at a time), so the worker never waits for the property to catch up; at
-    most ``AHEAD_REQUESTS`` requests (``AHEAD_BYTES``) are ever in flight. Once the
-    whole script is sent, the next property's recording (``then``) follows, within the
-    same window. The worker still answers each request on its own and in the recorded
-    order, each under the per-call limit, so nothing the subject sees changes. A request
-    that is not the next recorded one raises ``Diverged``: the replay ends there and
-    Hypothesis checks the property afresh (``drop_in_flight`` first reads the replies still owed).
+    most ``AHEAD_REQUESTS`` requests (``AHEAD_BYTES``) are ever in flight. The worker
+    still answers each request on its own and in the recorded order, each under the
+    per-call limit, so nothing the subject sees changes. A request that is not the
+    next recorded one raises ``Diverged``: the replay ends there and Hypothesis
+    checks the property afresh (``drop_in_flight`` first reads the replies still owed).
     """
 
-    def __init__(self, channel, script: list[tuple[bytes, bool]], then: list[tuple[bytes, bool]] = (), carried: tuple[int, int] = (0, 0)):
+    def __init__(self, channel, script: list[tuple[bytes, bool]]):
         self.channel = channel
         self.script = script
-        self.then = then
         self.position = 0  # the next request the property makes
-        self.sent, self.bytes_in_flight = carried  # the first request not sent yet; what is in flight
+        self.sent = 0  # the first request not sent yet
+        self.bytes_in_flight = 0
         self.doing = ""  # what the property last asked for, named if dropping the replies after it fails
 
     @property
@@ -183,16 +143,8 @@ class ScriptedChannel:
         self.bytes_in_flight -= len(frame)
         return self.channel.receive(doing=doing)
 
-    def _entry(self, index: int) -> tuple[bytes, bool] | None:
-        if 0 <= index < len(self.script):
-            return self.script[index]
-        if 0 <= index - len(self.script) < len(self.then):
-            return self.then[index - len(self.script)]
-        return None
-
     def _may_go(self, index: int) -> bool:
-        entry = self._entry(index)
-        return entry is not None and entry[1]
+        return 0 <= index < len(self.script) and self.script[index][1]
 
     def _send_ahead(self, doing) -> None:
         """From the first request not sent: that one when nothing is in flight (the property asks for it now),
@@ -204,21 +156,12 @@ class ScriptedChannel:
         if end == start + 1 and not self._may_go(start):
             pass  # asked for, and never sent ahead: nothing goes with it
         else:
-            while self._may_go(end) and end - self.position < AHEAD_REQUESTS and self.bytes_in_flight + len(self._entry(end)[0]) <= AHEAD_BYTES:
-                self.bytes_in_flight += len(self._entry(end)[0])
+            while self._may_go(end) and end - self.position < AHEAD_REQUESTS and self.bytes_in_flight + len(self.script[end][0]) <= AHEAD_BYTES:
+                self.bytes_in_flight += len(self.script[end][0])
                 end += 1
         if end > start:
-            self.channel.send([self._entry(index)[0] for index in range(start, end)], doing=doing)
+            self.channel.send([frame for frame, _ in self.script[start:end]], doing=doing)
             self.sent = end
-
-    def hand_on(self, ahead: Ahead, then_examples: list[Example]) -> bool:
-        """After a replay that held and made every recorded request: what went ahead of the next property's
-        recording stays in flight for its replay. False when something of this script is still owed."""
-        if self.position != len(self.script):
-            return False
-        ahead.examples, ahead.sent, ahead.bytes = then_examples, self.in_flight, self.bytes_in_flight
-        self.sent = self.position
-        return True
 
     def drop_in_flight(self) -> None:
         """Read and drop the replies still owed, so the channel is in step again."""
@@ -228,12 +171,6 @@ class ScriptedChannel:
                 self.channel.receive(doing=self.doing)
             except StudentError:
                 pass
-            except WorkerLost:
-                self.sent = self.position
-                if self.position > len(self.script):  # one sent ahead for the next property: not this one's to answer for
-                    _replace_lost_worker(self.channel)
-                    return
-                raise
 
 
 class PassingExamples:
@@ -267,26 +204,12 @@ class PassingExamples:
 PASSING_EXAMPLES = PassingExamples()
 
 
-def requests_of(examples: list[Example]) -> list[tuple[bytes, bool]]:
-    return [request for example in examples for request in example.requests]
-
-
-def replay(prop: Property, subject, examples: list[Example], ahead: Ahead | None = None, then: list[Example] | None = None) -> bool:
+def replay(prop: Property, subject, examples: list[Example]) -> bool:
     """True when the property holds on every recorded example; False sends it to Hypothesis.
 
-    ``ahead``: requests of this recording already in flight, sent during the last property's replay; when
-    ``then`` (the next property's recording) is given, its first requests follow this script and are left
-    in ``ahead`` for it. A lost worker or a skip is not a matter of inputs: it ends the check as it would under Hypothesis."""
-    carried = (0, 0)
-    if ahead is not None and ahead.sent:
-        if ahead.examples is examples:
-            carried = (ahead.sent, ahead.bytes)
-            ahead.forget()
-        else:
-            ahead.drop(subject.channel)
-    channel = ScriptedChannel(subject.channel, requests_of(examples), requests_of(then) if then and ahead is not None else (), carried)
+    A lost worker or a skip is not a matter of inputs: it ends the check as it would under Hypothesis."""
+    channel = ScriptedChannel(subject.channel, [request for example in examples for request in example.requests])
     scripted = replace(subject, channel=channel)
-    held = False
     try:
         for example in examples:
             data = ReplayData(example.draws)
@@ -297,11 +220,9 @@ def replay(prop: Property, subject, examples: list[Example], ahead: Ahead | None
                 return False
             if not data.finished:
                 return False
-        held = True
         return True
     finally:
-        if not (held and then and ahead is not None and channel.hand_on(ahead, then)):
-            try:
-                channel.drop_in_flight()  # the channel is the check's again, with nothing owed on it
-            except WorkerLost:
-                pass  # the next property starts in a fresh worker
+        try:
+            channel.drop_in_flight()  # the channel is the check's again, with nothing owed on it
+        except WorkerLost:
+            pass  # the next property starts in a fresh worker
