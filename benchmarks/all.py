@@ -170,6 +170,8 @@ def summary_class(found: dict) -> list[str]:
         run = figures[key]
         lines.append(f"  {label:22} {run['submissions']:4} submissions in {run['wall_seconds']:7.1f} s = {run['per_minute']:5.1f}/min; "
                      f"per submission median {run['median_seconds']:.2f} s, p95 {run['p95_seconds']:.2f} s; {run['full_marks']}/{run['submissions']} full marks")
+        if run.get("busy_cpu_seconds") is not None:
+            lines.append(f"  {'':22} the machine busy {run['busy_cpu_seconds']:.0f} CPU-s meanwhile: {run['busy_cpu_seconds'] / run['submissions']:.2f} CPU-s per submission")
     start = figures["worker_start_seconds"]
     overhead = figures.get("bundled_overhead_seconds", {})
     lines.append(f"  worker start-up {start['forked']:.3f} s forked, {start['fresh']:.2f} s fresh; grading over plain execution of the "

@@ -75,13 +75,27 @@ def make_class(folder: Path, copies: int) -> list[Path]:
     return made
 
 
-def grade_class(paths: list[Path], out: Path, jobs: int, profile: str) -> tuple[float, list[dict]]:
-    started = time.perf_counter()
+def busy_cpu_seconds() -> float | None:
+    """CPU time the whole machine has spent busy (``/proc/stat``): a class run's controllers, fork servers, workers
+    and readers together, which no one process's accounting sees (the fork server's children are not ours)."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(n) for n in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def grade_class(paths: list[Path], out: Path, jobs: int, profile: str) -> tuple[float, list[dict], float | None]:
+    """Wall seconds, each submission's record, and the machine's busy CPU-seconds meanwhile (None where unknown)."""
+    started, busy = time.perf_counter(), busy_cpu_seconds()
     command = [sys.executable, "-m", "grader.cli", "grade", *map(str, paths), "--out", str(out), "-j", str(jobs), "--profile", profile, "--device", "cpu", "--regrade"]
     subprocess.run(command, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     wall = time.perf_counter() - started
+    cpu = None if busy is None else busy_cpu_seconds() - busy
     records = [json.loads((folder / "results.json").read_text())["extra_data"]["propgrade"] for folder in out.iterdir() if (folder / "results.json").is_file()]
-    return wall, records
+    return wall, records, cpu
 
 
 def worker_start_up() -> tuple[float, float]:
@@ -104,18 +118,20 @@ def worker_start_up() -> tuple[float, float]:
     return forked, fresh
 
 
-def report_class(label: str, wall: float, records: list[dict], jobs: int) -> dict:
+def report_class(label: str, wall: float, records: list[dict], jobs: int, cpu: float | None = None) -> dict:
     from grader.report import percentile
 
     seconds = [r["seconds"] for r in records]
     peak = max(r.get("peak_memory_bytes", 0) for r in records)
     full = sum(r["score"] == r["max_score"] for r in records)
+    busy = "" if cpu is None else (f"; machine busy {cpu:.0f} CPU-s = {cpu / len(records):.2f} per submission "
+                                   f"({cpu / (wall * (os.cpu_count() or 1)):.0%} of {os.cpu_count()} cores)")
     print(f"{label}: {len(records)} submissions in {wall:.1f} s = {len(records) / wall * 60:.1f}/min; "
           f"per submission median {statistics.median(seconds):.2f} s, p95 {percentile(seconds, 0.95):.2f} s; "
-          f"worker peak RSS {peak / 2**20:.0f} MiB; {full}/{len(records)} full marks")
+          f"worker peak RSS {peak / 2**20:.0f} MiB; {full}/{len(records)} full marks{busy}")
     return {"jobs": jobs, "submissions": len(records), "wall_seconds": round(wall, 2), "per_minute": round(len(records) / wall * 60, 2),
             "median_seconds": round(statistics.median(seconds), 3), "p95_seconds": round(percentile(seconds, 0.95), 3),
-            "worker_peak_bytes": peak, "full_marks": full}
+            "worker_peak_bytes": peak, "full_marks": full, "busy_cpu_seconds": None if cpu is None else round(cpu, 1)}
 
 
 def main() -> None:
@@ -137,7 +153,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         bundled = sorted(p for p in CORRECT.iterdir() if p.suffix in (".py", ".ipynb"))
-        _, records = grade_class(bundled, scratch / "bundled", 1, args.profile)
+        _, records, _ = grade_class(bundled, scratch / "bundled", 1, args.profile)
         graded = {Path(r["submission"]).name: r["seconds"] for r in records}
         print(f"\n{'submission':32} {'plain s':>8} {'graded s':>9} {'overhead s':>11}")
         overheads = []
@@ -150,10 +166,10 @@ def main() -> None:
 
         (scratch / "class").mkdir()
         paths = make_class(scratch / "class", args.copies)
-        wall, records = grade_class(paths[: args.serial], scratch / "serial", 1, args.profile)
-        found["serial"] = report_class(f"-j 1 ({min(args.serial, args.copies)} of the class)", wall, records, 1)
-        wall, records = grade_class(paths, scratch / "parallel", args.jobs, args.profile)
-        found["parallel"] = report_class(f"-j {args.jobs} (whole class)", wall, records, args.jobs)
+        wall, records, cpu = grade_class(paths[: args.serial], scratch / "serial", 1, args.profile)
+        found["serial"] = report_class(f"-j 1 ({min(args.serial, args.copies)} of the class)", wall, records, 1, cpu)
+        wall, records, cpu = grade_class(paths, scratch / "parallel", args.jobs, args.profile)
+        found["parallel"] = report_class(f"-j {args.jobs} (whole class)", wall, records, args.jobs, cpu)
     found["load_average"] = [round(load_start, 2), round(os.getloadavg()[0], 2)]
     if args.json:
         args.json.write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
