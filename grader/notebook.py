@@ -18,6 +18,7 @@ import os
 import shlex
 import signal
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -158,10 +159,19 @@ def _leave_student_folder() -> None:
     here = os.path.abspath(os.getcwd())
     sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != here]
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    threading.Thread(target=_end_with_kernel, args=(os.getppid(),), daemon=True).start()
     from grader.forkserver import ForkServer, fork_server_wanted
 
     if fork_server_wanted():
         ForkServer.shared()
+
+
+def _end_with_kernel(kernel: int) -> None:
+    """A kernel can end without shutting its checker down (killed on a restart, by the OOM killer): this process
+    then ends too, and with it its fork server and their workers, instead of staying behind with their memory."""
+    while os.getppid() == kernel:
+        time.sleep(1)
+    os._exit(0)
 
 
 def check_file(path: str, assignment_file: str | None, lang: str, device: str) -> dict:

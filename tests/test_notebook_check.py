@@ -197,3 +197,42 @@ def test_the_checker_starts_its_fork_server_before_it_imports_torch(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PROPGRADE_FORKSERVER"}
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.split() == ["True", "False"], out.stdout + out.stderr
+
+
+KERNEL_KILLED = """
+import os, sys
+from grader import notebook
+
+if __name__ == "__main__":
+    result = notebook.run_in_checker(sys.argv[1], None, "en", "cpu")
+    (checker,) = notebook._checker._processes
+    children = [int(p) for p in os.listdir("/proc") if p.isdigit() and open(f"/proc/{p}/stat", "rb").read().rsplit(b")", 1)[1].split()[1] == str(checker).encode()]
+    print(result["score"], checker, *children, flush=True)
+    os._exit(0)  # the kernel ends without a word to its checker: killed on a restart, or by the OOM killer
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
+def test_a_killed_kernel_takes_its_checker_and_fork_server_with_it(tmp_path):
+    import subprocess
+    import sys
+
+    try:
+        from processes import alive
+    except ImportError:  # run with the repository root on sys.path only
+        from tests.processes import alive
+
+    (tmp_path / "kernel.py").write_text(KERNEL_KILLED)
+    (tmp_path / "hw.py").write_text("import torch\n\ndef relu(z):\n    return torch.relu(z)\n")
+    env = {**{k: v for k, v in os.environ.items() if k != "PROPGRADE_FORKSERVER"}, "PROPGRADE_STORE": "off", "OMP_NUM_THREADS": "1"}
+    said = tmp_path / "said.txt"  # a file, not a pipe: a checker left behind would hold a pipe open
+    with open(said, "w") as output:
+        subprocess.run([sys.executable, str(tmp_path / "kernel.py"), str(tmp_path / "hw.py")], cwd=tmp_path, env=env,
+                       stdout=output, stderr=subprocess.STDOUT, timeout=600, check=True)
+    score, checker, *children = (float(n) for n in said.read_text().splitlines()[-1].split())
+    assert score > 0 and children, said.read_text()  # it checked, and its fork server ran
+    left = [int(p) for p in (checker, *children)]
+    deadline = time.monotonic() + 30
+    while any(alive(p) for p in left) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [p for p in left if alive(p)]
