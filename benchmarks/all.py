@@ -28,6 +28,7 @@ that it all runs, in about 4 minutes on 2 cores.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.metadata
 import json
 import os
@@ -106,12 +107,20 @@ def missing(found: dict) -> str | None:
     return None if "figures" in found else f"not measured: {found.get('failed', 'not run')} (command: {found['command']})"
 
 
-def summary_cold(found: dict) -> list[str]:
-    lines = ["cold path (benchmarks/cold.py): each a fresh process; medians, each round in brackets"]
-    if missing(found):
-        return lines + [f"  {missing(found)}"]
-    cold = found["figures"]
-    lines[0] += f" ({cold['rounds']} round(s), --profile {cold['profile']})"
+def section(title: str):
+    """A summary of one benchmark: ``title``, then what the decorated function says of its figures, or why there are none."""
+    def summary(describe):
+        @functools.wraps(describe)
+        def lines(found: dict) -> list[str]:
+            reason = missing(found)
+            return [title, f"  {reason}"] if reason else [title, *describe(found["figures"])]
+        return lines
+    return summary
+
+
+@section("cold path (benchmarks/cold.py): each a fresh process; medians, each round in brackets")
+def summary_cold(cold: dict) -> list[str]:
+    lines = [f"  {cold['rounds']} round(s), --profile {cold['profile']}"]
     for label, run in cold["grade"].items():
         lines.append(f"  grade {label:8} {run['file']:20} {run['ratio']:4.1f}x the plain run: propgrade grade {s(run['graded']['median_seconds'])} ({each(run['graded'])}), "
                      f"python alone {s(run['plain']['median_seconds'])} ({each(run['plain'])})")
@@ -145,11 +154,9 @@ def summary_memory(cold_found: dict, grading_found: dict, report_found: dict) ->
     return lines
 
 
-def summary_notebook(found: dict) -> list[str]:
-    lines = ["in-notebook check, propgrade() in a real kernel (benchmarks/release_path.py): the lesson's notebook filled with the reference solution"]
-    if missing(found):
-        return lines + [f"  {missing(found)}"]
-    nb = found["figures"]
+@section("in-notebook check, propgrade() in a real kernel (benchmarks/release_path.py): the lesson's notebook filled with the reference solution")
+def summary_notebook(nb: dict) -> list[str]:
+    lines = []
     edited = nb["after_edit_check_said"]
     lines.append(f"  first call {s(nb['check_first_seconds'], 2)} (starts the checker process); unchanged file {s(nb['check_warm_seconds'], 2)} "
                  f"(cached result, shown again: {'yes' if nb['warm_check_shown_again'] else 'no'}); "
@@ -161,11 +168,9 @@ def summary_notebook(found: dict) -> list[str]:
     return lines
 
 
-def summary_class(found: dict) -> list[str]:
-    lines = ["class throughput, propgrade grade on a generated class (benchmarks/grading.py)"]
-    if missing(found):
-        return lines + [f"  {missing(found)}"]
-    figures = found["figures"]
+@section("class throughput, propgrade grade on a generated class (benchmarks/grading.py)")
+def summary_class(figures: dict) -> list[str]:
+    lines = []
     for key, label in (("serial", f"-j 1, {figures['serial']['submissions']} of the class"), ("parallel", f"-j {figures['jobs']}, whole class")):
         run = figures[key]
         lines.append(f"  {label:22} {run['submissions']:4} submissions in {run['wall_seconds']:7.1f} s = {run['per_minute']:5.1f}/min; "
@@ -179,11 +184,9 @@ def summary_class(found: dict) -> list[str]:
     return lines
 
 
-def summary_report(found: dict) -> list[str]:
-    lines = ["report of a generated class (benchmarks/report_scale.py)"]
-    if missing(found):
-        return lines + [f"  {missing(found)}"]
-    figures = found["figures"]
+@section("report of a generated class (benchmarks/report_scale.py)")
+def summary_report(figures: dict) -> list[str]:
+    lines = []
     sizes = figures["sizes"]
     lines.append(f"  {figures['students']} results: propgrade report in a fresh process {s(figures['median_seconds'])} wall "
                  f"({', '.join(f'{x:.1f}' for x in figures['seconds'])}), {s(figures['median_cpu_seconds'])} CPU; "

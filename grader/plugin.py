@@ -190,6 +190,7 @@ class SubmissionUnderTest:
         self.subject = None
         self.problem = None
         self.store = None  # what earlier runs learned, as ``propgrade grade`` keeps it (grader/store.py)
+        self.examples = None  # where examples of properties that held are replayed from: none without a store
 
     def start(self):
         from grader.cli import resolve_device
@@ -231,16 +232,12 @@ class SubmissionUnderTest:
         if self.config.getoption("propgrade_no_store"):
             return
         self.store = store_for(options.seed, self.config.getoption("propgrade_profile"), options.device)
-        problem = attach(self.store, PASSING_EXAMPLES)
+        if self.store is None:  # PROPGRADE_STORE=off
+            return
+        self.examples = PASSING_EXAMPLES
+        problem = attach(self.store, self.examples)
         if problem:
             self._say(problem)
-
-    @property
-    def examples(self):
-        """Where examples of properties that held are replayed from: none without a store."""
-        from grader.replay import PASSING_EXAMPLES
-
-        return PASSING_EXAMPLES if self.store is not None else None
 
     @property
     def lang(self) -> str:
@@ -250,10 +247,9 @@ class SubmissionUnderTest:
         if self.session is not None:
             self.session.close()
         if self.store is not None:
-            from grader.replay import PASSING_EXAMPLES
             from grader.store import keep
 
-            problem = keep(self.store, PASSING_EXAMPLES, self.config.getoption("propgrade_seed"), self.config.getoption("propgrade_profile"))
+            problem = keep(self.store, self.examples, self.config.getoption("propgrade_seed"), self.config.getoption("propgrade_profile"))
             if problem:
                 self._say(problem)
 

@@ -150,12 +150,10 @@ class ScriptedChannel:
         """From the first request not sent: that one when nothing is in flight (the property asks for it now),
         then those after it that may go ahead, within the window."""
         start = end = self.sent
-        if not self.in_flight:
+        if not self.in_flight:  # the property asks for this one now: it goes, whatever it is
             self.bytes_in_flight += len(self.script[end][0])
             end += 1
-        if end == start + 1 and not self._may_go(start):
-            pass  # asked for, and never sent ahead: nothing goes with it
-        else:
+        if self._may_go(start):  # and so do those after it that may go ahead
             while self._may_go(end) and end - self.position < AHEAD_REQUESTS and self.bytes_in_flight + len(self.script[end][0]) <= AHEAD_BYTES:
                 self.bytes_in_flight += len(self.script[end][0])
                 end += 1
